@@ -1,0 +1,111 @@
+"""Reference code lists (industries, regions, maturity, IP, contracts) shared by every layer.
+
+Pure Python with no Flask or database imports, so models, services and the engine can all use it.
+"""
+
+from .codes import Code, CodeList, code_list
+from .contracts import (
+    CONTRACT_IP_TYPES,
+    CONTRACT_SUBTYPES,
+    CONTRACT_TYPES,
+    LEGAL_ENTITY_TYPES,
+    PARTY_TYPES,
+    PAYMENT_MODES,
+    REGISTRATION_NUMBER_RE,
+    check_registration_number,
+    party_type,
+    subtype_type,
+    subtypes_of,
+)
+from .industry import INDUSTRY_DIVISIONS, INDUSTRY_SECTIONS, division_section, parse_industry
+from .listings import (
+    IP_STATUS,
+    MATURITY,
+    MATURITY_DEFAULT_TRL,
+    ORG_KINDS,
+    TECH_FIELDS,
+    TRANSFER_MODES,
+    TRL_LEVELS,
+    default_trl,
+)
+from .regions import (
+    PROVINCE_CODES,
+    REGION_FLOWS,
+    REGIONS,
+    region_flow,
+    region_name,
+    region_prefecture,
+    region_province,
+)
+from .zhibei import (
+    zhibei_ip_status,
+    zhibei_maturity,
+    zhibei_price_fen,
+    zhibei_price_range_fen,
+    zhibei_tech_field,
+    zhibei_transfer_modes,
+    zhibei_validity,
+)
+
+ALL_LISTS: tuple[CodeList, ...] = (
+    INDUSTRY_SECTIONS,
+    INDUSTRY_DIVISIONS,
+    REGIONS,
+    REGION_FLOWS,
+    TECH_FIELDS,
+    MATURITY,
+    TRL_LEVELS,
+    IP_STATUS,
+    TRANSFER_MODES,
+    ORG_KINDS,
+    LEGAL_ENTITY_TYPES,
+    PARTY_TYPES,
+    CONTRACT_TYPES,
+    CONTRACT_SUBTYPES,
+    PAYMENT_MODES,
+    CONTRACT_IP_TYPES,
+)
+
+__all__ = [
+    "ALL_LISTS",
+    "CONTRACT_IP_TYPES",
+    "CONTRACT_SUBTYPES",
+    "CONTRACT_TYPES",
+    "INDUSTRY_DIVISIONS",
+    "INDUSTRY_SECTIONS",
+    "IP_STATUS",
+    "LEGAL_ENTITY_TYPES",
+    "MATURITY",
+    "MATURITY_DEFAULT_TRL",
+    "ORG_KINDS",
+    "PARTY_TYPES",
+    "PAYMENT_MODES",
+    "PROVINCE_CODES",
+    "REGIONS",
+    "REGION_FLOWS",
+    "REGISTRATION_NUMBER_RE",
+    "TECH_FIELDS",
+    "TRANSFER_MODES",
+    "TRL_LEVELS",
+    "Code",
+    "CodeList",
+    "check_registration_number",
+    "code_list",
+    "default_trl",
+    "division_section",
+    "parse_industry",
+    "party_type",
+    "region_flow",
+    "region_name",
+    "region_prefecture",
+    "region_province",
+    "subtype_type",
+    "subtypes_of",
+    "zhibei_ip_status",
+    "zhibei_maturity",
+    "zhibei_price_fen",
+    "zhibei_price_range_fen",
+    "zhibei_tech_field",
+    "zhibei_transfer_modes",
+    "zhibei_validity",
+]
