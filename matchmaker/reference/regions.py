@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .codes import code_list
+from .codes import code_list, is_english
 
 _PROVINCES = [
     ("110000", "北京市", "Beijing"),
@@ -194,7 +194,7 @@ def region_name(code: str | None, locale: str = "zh") -> str:
             labels.append(item.label(locale))
     if not labels:
         return code
-    return ", ".join(reversed(labels)) if locale.lower().startswith("en") else "".join(labels)
+    return ", ".join(reversed(labels)) if is_english(locale) else "".join(labels)
 
 
 def _same_area(code: str | None, home: str) -> bool:
