@@ -1,0 +1,48 @@
+"""Database, demo data and the development server."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from matchmaker import dbsetup
+
+
+@click.command("db-upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Apply every Alembic migration (the Procfile's release step)."""
+    dbsetup.upgrade(current_app.config["DATABASE_URL"])
+    click.echo("database is up to date")
+
+
+@click.command("seed")
+@click.option("--force", is_flag=True, help="Load even when the database already has organizations.")
+@with_appcontext
+def seed(force: bool) -> None:
+    """Load the demo data when the database is empty, and print the demo accounts."""
+    from matchmaker.services import demo
+
+    loaded = demo.load_if_empty(force=force)
+    click.echo("demo data loaded" if loaded else "database already has data; demo not loaded")
+    click.echo(f"Demo accounts (password for all: {demo.DEMO_PASSWORD}):")
+    for email, role, org in demo.accounts():
+        click.echo(f"  {role:<11} {email:<32} {org}")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+@with_appcontext
+def serve(host: str, port: int) -> None:
+    """Development server with background jobs in-process (no Redis needed)."""
+    from matchmaker.services import jobs
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if jobs.mode() == "inprocess":
+        jobs.start_inprocess_beat(app)
+    click.echo(f"Matchmaker is serving at http://{host}:{port}")
+    app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+
+
+commands = [db_upgrade, seed, serve]

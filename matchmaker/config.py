@@ -1,0 +1,86 @@
+"""Settings: defaults first, then MATCHMAKER_* environment variables, then test overrides."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = ROOT / "var"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run in this environment (e.g. production without a secret key)."""
+
+
+DEFAULTS: dict[str, Any] = {
+    "ENV": "development",
+    "SECRET_KEY": None,
+    "DATABASE_URL": f"sqlite:///{VAR_DIR / 'matchmaker.db'}",
+    "REDIS_URL": None,  # unset: background jobs run in-process (make run); set: Celery workers
+    "BABEL_DEFAULT_LOCALE": "zh",
+    "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+    "LANGUAGES": ["zh", "en"],
+    "HOME_REGION": "350500",  # the bureau's own region (GB/T 2260), for technology-flow statistics
+    "PAGE_SIZE": 20,
+    "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+    "IMPORT_MAX_ROWS": 20000,
+    "LISTING_VALIDITY_DAYS": 365,
+    "EXPIRY_REMINDER_DAYS": 14,
+    "INTRODUCTION_EXPIRY_DAYS": 14,
+    "INTRODUCTION_REMINDER_DAYS": 7,
+    "LOGIN_RATE_LIMIT": "10 per minute",
+    "PASSWORD_RESET_MAX_AGE": 3600,
+    "MAIL_SERVER": None,  # unset: mail is printed to the console (development)
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_SENDER": "Matchmaker <noreply@matchmaker.local>",
+    "EMBEDDING_MODEL": None,  # a sentence-transformers folder; None = the built multilingual-e5-small
+    "EMBEDDING_BACKEND": "auto",
+    "INDEX_DIR": str(VAR_DIR / "index"),
+    "EXACT_SEARCH_MAX": 50000,
+    "MATCH_WEIGHTS": {"dense": 0.6, "lexical": 0.25, "structured": 0.15},
+    "STRONG_MATCH_SCORE": 0.75,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+}
+
+# Plain names some platforms set (Heroku-style); MATCHMAKER_* wins when both are present.
+_PLAIN_ENV = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")
+
+
+def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
+    app.config.update(DEFAULTS)
+    for key in _PLAIN_ENV:
+        if os.environ.get(key):
+            app.config[key] = os.environ[key]
+    app.config.from_prefixed_env("MATCHMAKER")
+    if test_config:
+        app.config.update(test_config)
+    _finish(app.config)
+
+
+def _finish(config: Any) -> None:
+    if config["ENV"] == "production":
+        if not config.get("SECRET_KEY"):
+            raise ConfigError("MATCHMAKER_SECRET_KEY must be set in production")
+        if config["DATABASE_URL"].startswith("sqlite") and not config.get("ALLOW_SQLITE"):
+            raise ConfigError("MATCHMAKER_DATABASE_URL (or DATABASE_URL) must be set in production")
+    elif not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = "dev-only-not-secret"
+    url = config["DATABASE_URL"]
+    # SQLAlchemy wants the psycopg 3 driver named explicitly.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    config["DATABASE_URL"] = url
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    config["SESSION_COOKIE_SECURE"] = config["ENV"] == "production"
+    config["RATELIMIT_STORAGE_URI"] = config.get("REDIS_URL") or "memory://"

@@ -1,0 +1,16 @@
+"""Blueprints, one module per feature. Views parse, call one service, render."""
+from __future__ import annotations
+
+from importlib import import_module
+
+from flask import Flask
+
+# Module name under matchmaker.views; each exposes `bp`.
+BLUEPRINTS = (
+    "main",
+)
+
+
+def register_blueprints(app: Flask) -> None:
+    for name in BLUEPRINTS:
+        app.register_blueprint(import_module(f"matchmaker.views.{name}").bp)

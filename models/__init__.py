@@ -1,0 +1,21 @@
+"""SQLAlchemy models shared by the web app and the workers. Imports nothing of matchmaker or workers."""
+from models.audit import AuditLog
+from models.base import Base, utcnow
+from models.db import Session, configure
+from models.job import Job, JobStatus
+from models.listing import (
+    LISTING_MODELS,
+    CloseReason,
+    ListingStatus,
+    ResearchResult,
+    TechNeed,
+    listing_model,
+)
+from models.notification import Notification
+from models.org import Organization, OrgKind, Role, User
+
+__all__ = [
+    "LISTING_MODELS", "AuditLog", "Base", "CloseReason", "Job", "JobStatus", "ListingStatus",
+    "Notification", "OrgKind", "Organization", "ResearchResult", "Role", "Session", "TechNeed",
+    "User", "configure", "listing_model", "utcnow",
+]

@@ -1,0 +1,1 @@
+"""Celery workers: the app in celery_app.py, thin tasks in tasks.py."""
