@@ -11,11 +11,16 @@ import pytest
 import sqlalchemy as sa
 
 import models
-from matchmaker import create_app, dbsetup
+from matchmaker import create_app
 from models.base import Base
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PG_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+
+
+def pg_database_url() -> str:
+    """A new, empty PostgreSQL database for this test process (tests that need their own call it too)."""
+    return _create_pg_database()
 
 
 def _create_pg_database() -> str:
@@ -33,7 +38,9 @@ def _create_pg_database() -> str:
 
 
 def _drop_pg_database(url: str) -> None:
-    models.db.dispose_all()
+    engine = models.db._engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
     name = url.rsplit("/", 1)[1]
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -43,14 +50,15 @@ def _drop_pg_database(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # Tables come from the models; tests/test_migrations.py checks the migrations build the same schema.
     if os.environ.get("TEST_DATABASE", "sqlite") == "postgresql":
         url = _create_pg_database()
-        dbsetup.upgrade(url)
+        Base.metadata.create_all(models.db.get_engine(url))
         yield url
         _drop_pg_database(url)
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-        dbsetup.upgrade(url)
+        Base.metadata.create_all(models.db.get_engine(url))
         yield url
         models.db.dispose_all()
 
