@@ -1,0 +1,1 @@
+"""Pure computation: embeddings, indexes, ranking, scheduling (no Flask, no database)."""
