@@ -2,6 +2,18 @@
 from models.audit import AuditLog
 from models.base import Base, utcnow
 from models.db import Session, configure
+from models.fairs import (
+    Fair,
+    FairAvailability,
+    FairCheckIn,
+    FairListing,
+    FairMeeting,
+    FairParticipant,
+    FairScheduleRun,
+    FairSession,
+    FairSlot,
+    MeetingRequest,
+)
 from models.job import Job, JobStatus
 from models.listing import (
     LISTING_MODELS,
@@ -15,6 +27,8 @@ from models.notification import Notification
 from models.org import Organization, OrgKind, Role, User
 
 __all__ = [
+    "Fair", "FairAvailability", "FairCheckIn", "FairListing", "FairMeeting", "FairParticipant",
+    "FairScheduleRun", "FairSession", "FairSlot", "MeetingRequest",
     "LISTING_MODELS", "AuditLog", "Base", "CloseReason", "Job", "JobStatus", "ListingStatus",
     "Notification", "OrgKind", "Organization", "ResearchResult", "Role", "Session", "TechNeed",
     "User", "configure", "listing_model", "utcnow",
