@@ -14,6 +14,7 @@ from models.fairs import (
     FairSlot,
     MeetingRequest,
 )
+from models.importing import ImportBatch, ImportStatus
 from models.job import Job, JobStatus
 from models.listing import (
     LISTING_MODELS,
@@ -27,6 +28,7 @@ from models.notification import Notification
 from models.org import Organization, OrgKind, Role, User
 
 __all__ = [
+    "ImportBatch", "ImportStatus",
     "Fair", "FairAvailability", "FairCheckIn", "FairListing", "FairMeeting", "FairParticipant",
     "FairScheduleRun", "FairSession", "FairSlot", "MeetingRequest",
     "LISTING_MODELS", "AuditLog", "Base", "CloseReason", "Job", "JobStatus", "ListingStatus",
