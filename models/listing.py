@@ -60,6 +60,10 @@ class ListingMixin(TimestampMixin):
     # Where the listing came from when imported (e.g. "zhibei:ach-1-0"); unique per kind.
     external_ref: so.Mapped[str | None] = so.mapped_column(sa.String(100), unique=True)
 
+    # Space-delimited word tokens (jieba) of the text outsiders may search, kept current by
+    # matchmaker.services.listing_search on every flush; keyword search matches whole tokens in it.
+    search_text: so.Mapped[str | None] = so.mapped_column(sa.Text, deferred=True)
+
     @so.declared_attr
     def organization_id(cls) -> so.Mapped[int]:
         return so.mapped_column(sa.ForeignKey("organizations.id"), index=True)
