@@ -2,6 +2,19 @@
 from models.audit import AuditLog
 from models.base import Base, utcnow
 from models.db import Session, configure
+from models.deals import (
+    DEAL_STAGE_ORDER,
+    Contract,
+    Deal,
+    DealNote,
+    DealOrigin,
+    DealStage,
+    DealStageChange,
+    DeclineReason,
+    Introduction,
+    IntroductionStatus,
+    LostReason,
+)
 from models.fairs import (
     Fair,
     FairAvailability,
@@ -24,10 +37,14 @@ from models.listing import (
     TechNeed,
     listing_model,
 )
+from models.matching import FeedbackReason, IndexState, ListingVector, MatchFeedback, OutboxEvent, Verdict
 from models.notification import Notification
 from models.org import Organization, OrgKind, Role, User
 
 __all__ = [
+    "DEAL_STAGE_ORDER", "Contract", "Deal", "DealNote", "DealOrigin", "DealStage", "DealStageChange",
+    "DeclineReason", "Introduction", "IntroductionStatus", "LostReason",
+    "FeedbackReason", "IndexState", "ListingVector", "MatchFeedback", "OutboxEvent", "Verdict",
     "ImportBatch", "ImportStatus",
     "Fair", "FairAvailability", "FairCheckIn", "FairListing", "FairMeeting", "FairParticipant",
     "FairScheduleRun", "FairSession", "FairSlot", "MeetingRequest",
