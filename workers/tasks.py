@@ -7,7 +7,7 @@ from celery import shared_task
 from matchmaker.services import jobs
 
 # Importing the service modules registers their jobs in jobs.REGISTRY.
-JOB_MODULES: tuple[str, ...] = ()
+JOB_MODULES: tuple[str, ...] = ("matchmaker.services.introductions", "matchmaker.services.deals")
 
 
 def _register_all() -> None:

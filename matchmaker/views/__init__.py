@@ -8,6 +8,11 @@ from flask import Flask
 # Module name under matchmaker.views; each exposes `bp`.
 BLUEPRINTS = (
     "main",
+    "introductions",
+    "deals",
+    "contracts",
+    "stats",
+    "api",
 )
 
 
