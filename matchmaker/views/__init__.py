@@ -13,6 +13,7 @@ BLUEPRINTS = (
     "contracts",
     "stats",
     "api",
+    "fairs",
 )
 
 
