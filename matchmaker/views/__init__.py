@@ -14,6 +14,10 @@ BLUEPRINTS = (
     "stats",
     "api",
     "fairs",
+    "auth",
+    "admin",
+    "imports",
+    "jobs",
 )
 
 
