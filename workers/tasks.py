@@ -7,7 +7,7 @@ from celery import shared_task
 from matchmaker.services import jobs
 
 # Importing the service modules registers their jobs in jobs.REGISTRY.
-JOB_MODULES: tuple[str, ...] = ("matchmaker.services.imports",
+JOB_MODULES: tuple[str, ...] = ("matchmaker.services.listings", "matchmaker.services.imports",
                                "matchmaker.services.introductions", "matchmaker.services.deals",
                                "matchmaker.services.fair_meetings", "matchmaker.services.fair_schedule")
 

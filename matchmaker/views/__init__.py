@@ -8,6 +8,7 @@ from flask import Flask
 # Module name under matchmaker.views; each exposes `bp`.
 BLUEPRINTS = (
     "main",
+    "listings",
     "introductions",
     "deals",
     "contracts",

@@ -1,0 +1,280 @@
+"""Research results and technical needs: browse, search, export, detail, forms, lifecycle actions, review."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from matchmaker.forms.listings import FORMS
+from matchmaker.i18n import current_lang
+from matchmaker.reference import (
+    INDUSTRY_DIVISIONS,
+    INDUSTRY_SECTIONS,
+    IP_STATUS,
+    MATURITY,
+    REGIONS,
+    TECH_FIELDS,
+    TRANSFER_MODES,
+    region_name,
+)
+from matchmaker.services import exports, listing_search, listings, permissions
+from matchmaker.services.errors import Conflict, DomainError, NotAllowed, NotFound, ValidationFailed
+from matchmaker.templating import has_endpoint
+from models import ListingStatus
+
+bp = Blueprint("listings", __name__)
+
+KIND = "<any(result,need):kind>"
+BROWSE_ENDPOINT = {"result": "listings.results", "need": "listings.needs"}
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            if has_endpoint("auth.login"):
+                return redirect(url_for("auth.login", next=request.full_path))
+            abort(401)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _load(kind: str, listing_id: int) -> Any:
+    try:
+        return listings.get_visible(current_user, kind, listing_id)
+    except NotFound:
+        abort(404)
+
+
+def _detail_url(listing: Any) -> str:
+    return url_for("listings.detail", kind=listing.kind, listing_id=listing.id)
+
+
+def _labels() -> dict[str, Any]:
+    return {"status_labels": listings.STATUS_LABELS, "close_reasons": listings.CLOSE_REASON_LABELS,
+            "kind_labels": listings.KIND_LABELS, "refs": _refs(), "region_name": region_name}
+
+
+def _refs() -> dict[str, Any]:
+    return {"sections": INDUSTRY_SECTIONS, "divisions": INDUSTRY_DIVISIONS, "tech_fields": TECH_FIELDS,
+            "maturity": MATURITY, "ip_status": IP_STATUS, "transfer_modes": TRANSFER_MODES}
+
+
+# --- browse ----------------------------------------------------------------------------------
+
+def _filter_choices(lang: str) -> dict[str, list[tuple[str, str]]]:
+    fujian_first = sorted(REGIONS, key=lambda c: (not c.code.startswith("35"), c.code))
+    return {
+        "industry_section": [(c.code, f"{c.code} {c.label(lang)}") for c in INDUSTRY_SECTIONS],
+        "industry_division": [(c.code, f"{c.code} {c.label(lang)}") for c in INDUSTRY_DIVISIONS],
+        "tech_field": TECH_FIELDS.choices(lang),
+        "maturity": MATURITY.choices(lang),
+        "ip_status": IP_STATUS.choices(lang),
+        "transfer_mode": TRANSFER_MODES.choices(lang),
+        "region": [(c.code, region_name(c.code, lang)) for c in fujian_first],
+    }
+
+
+def _browse(kind: str):
+    filters = listing_search.parse_filters(request.args)
+    page_number = request.args.get("page", "1")
+    page = listing_search.search(kind, filters, int(page_number) if page_number.isdigit() else 1,
+                                 int(current_app.config["PAGE_SIZE"]))
+    views = [listings.view_for(x, current_user) for x in page.items]
+    return render_template("listings/browse.html", kind=kind, filters=filters, page=page, views=views,
+                           sort=listing_search.effective_sort(filters), choices=_filter_choices(current_lang()),
+                           endpoint=BROWSE_ENDPOINT[kind], **_labels())
+
+
+@bp.get("/results")
+def results():
+    return _browse("result")
+
+
+@bp.get("/needs")
+def needs():
+    return _browse("need")
+
+
+@bp.get(f"/export/{KIND}")
+def export(kind: str):
+    if not permissions.can(current_user, "listing.export"):
+        abort(403)
+    fmt = request.args.get("format", "xlsx")
+    if fmt not in ("xlsx", "csv"):
+        abort(400)
+    filters = listing_search.parse_filters(request.args)
+    headers, rows = exports.table(kind, filters, current_user, current_lang())
+    stamp = date.today().strftime("%Y%m%d")
+    name = f"{'results' if kind == 'result' else 'needs'}-{stamp}.{fmt}"
+    if fmt == "csv":
+        body, mimetype = exports.to_csv(headers, rows), "text/csv; charset=utf-8"
+    else:
+        body = exports.to_xlsx(headers, rows, str(listings.KIND_LABELS[kind]))
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+# --- detail ----------------------------------------------------------------------------------
+
+@bp.get(f"/{KIND}/<int:listing_id>")
+def detail(kind: str, listing_id: int):
+    listing = _load(kind, listing_id)
+    return _render_detail(listing, listings.view_for(listing, current_user), preview=False)
+
+
+@bp.get(f"/{KIND}/<int:listing_id>/preview")
+@login_required
+def preview(kind: str, listing_id: int):
+    """The listing exactly as a visitor without access to the details sees it."""
+    listing = _load(kind, listing_id)
+    if not permissions.can(current_user, "listing.edit", listing):
+        abort(403)
+    return _render_detail(listing, listings.ListingView(listing, details=not listing.confidential), preview=True)
+
+
+def _render_detail(listing: Any, shown: listings.ListingView, preview: bool):
+    return render_template("listings/detail.html", listing=listing, kind=listing.kind, shown=shown,
+                           preview=preview, blueprints=current_app.blueprints, today=listing_search.local_today(),
+                           renew_default=listings.default_valid_until(), **_labels())
+
+
+# --- create and edit -------------------------------------------------------------------------
+
+def _form(kind: str, data: dict[str, Any] | None = None) -> Any:
+    form_class = FORMS[kind]
+    form = form_class(data=data) if data is not None and request.method == "GET" else form_class()
+    organizations = listings.owner_organizations(kind) if permissions.is_staff(current_user) else None
+    form.setup(current_lang(), organizations)
+    return form
+
+
+@bp.route(f"/{KIND}/new", methods=["GET", "POST"])
+@login_required
+def create(kind: str):
+    if not permissions.can(current_user, f"{kind}.create"):
+        abort(403)
+    form = _form(kind, {"valid_until": listings.default_valid_until(), "language": current_lang(),
+                        "contact_name": current_user.name, "contact_email": current_user.email,
+                        "contact_phone": current_user.phone or "",
+                        "region": getattr(current_user.organization, "region", "") or ""})
+    if form.validate_on_submit():
+        try:
+            listing = listings.create_listing(current_user, kind, form.values(), submit="submit" in request.form)
+        except ValidationFailed as exc:
+            form.add_errors(exc.errors)
+        except NotAllowed as exc:
+            form.form_errors.append(exc.message)
+        else:
+            flash(_("Submitted for review.") if listing.status == ListingStatus.PENDING
+                  else _("Saved as a draft. Submit it for review when it is ready."), "success")
+            return redirect(_detail_url(listing))
+    return render_template("listings/form.html", form=form, kind=kind, listing=None, **_labels())
+
+
+@bp.route(f"/{KIND}/<int:listing_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(kind: str, listing_id: int):
+    listing = _load(kind, listing_id)
+    if not permissions.can(current_user, "listing.edit", listing):
+        abort(403)
+    form = _form(kind, FORMS[kind].data_from(listing))
+    if form.validate_on_submit():
+        try:
+            back_to_review = listings.update_listing(current_user, listing, form.values(),
+                                                     submit="submit" in request.form)
+        except ValidationFailed as exc:
+            form.add_errors(exc.errors)
+        except (Conflict, NotAllowed) as exc:
+            form.form_errors.append(exc.message)
+        else:
+            flash(_("Saved. The changed text goes back to staff review before it is public again.")
+                  if back_to_review else _("Saved."), "success")
+            return redirect(_detail_url(listing))
+    return render_template("listings/form.html", form=form, kind=kind, listing=listing, **_labels())
+
+
+# --- lifecycle actions -----------------------------------------------------------------------
+
+def _act(kind: str, listing_id: int, action: Callable[[Any], None], done: str) -> Any:
+    listing = _load(kind, listing_id)
+    try:
+        action(listing)
+    except NotAllowed:
+        abort(403)
+    except ValidationFailed as exc:
+        for messages in exc.errors.values():
+            for message in messages:
+                flash(message, "error")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(done, "success")
+    target = request.form.get("next") or ""
+    if not target.startswith("/") or target.startswith("//"):
+        target = _detail_url(listing)
+    return redirect(target)
+
+
+@bp.post(f"/{KIND}/<int:listing_id>/submit")
+@login_required
+def submit(kind: str, listing_id: int):
+    return _act(kind, listing_id, lambda x: listings.submit_listing(current_user, x), _("Submitted for review."))
+
+
+@bp.post(f"/{KIND}/<int:listing_id>/approve")
+@login_required
+def approve(kind: str, listing_id: int):
+    return _act(kind, listing_id, lambda x: listings.approve_listing(current_user, x), _("Approved and published."))
+
+
+@bp.post(f"/{KIND}/<int:listing_id>/reject")
+@login_required
+def reject(kind: str, listing_id: int):
+    reason = request.form.get("reason", "")
+    return _act(kind, listing_id, lambda x: listings.reject_listing(current_user, x, reason),
+                _("Rejected; the owner sees your reason."))
+
+
+@bp.post(f"/{KIND}/<int:listing_id>/close")
+@login_required
+def close(kind: str, listing_id: int):
+    reason = request.form.get("reason", "")
+    return _act(kind, listing_id, lambda x: listings.close_listing(current_user, x, reason), _("Closed."))
+
+
+@bp.post(f"/{KIND}/<int:listing_id>/renew")
+@login_required
+def renew(kind: str, listing_id: int):
+    raw = request.form.get("valid_until", "")
+    try:
+        valid_until = date.fromisoformat(raw) if raw else None
+    except ValueError:
+        flash(_("Enter the date as YYYY-MM-DD."), "error")
+        return redirect(url_for("listings.detail", kind=kind, listing_id=listing_id))
+    return _act(kind, listing_id, lambda x: listings.renew_listing(current_user, x, valid_until), _("Renewed."))
+
+
+# --- my listings and the review queue --------------------------------------------------------
+
+@bp.get("/my/listings")
+@login_required
+def mine():
+    return render_template("listings/mine.html", groups=listings.my_listings(current_user),
+                           can_create={k: permissions.can(current_user, f"{k}.create") for k in listings.KINDS},
+                           renew_default=listings.default_valid_until(), **_labels())
+
+
+@bp.get("/admin/review")
+@login_required
+def review_queue():
+    if not permissions.can(current_user, "listing.review"):
+        abort(403)
+    return render_template("listings/review.html", queue=listings.review_queue(), **_labels())
+
