@@ -1,0 +1,271 @@
+"""Hybrid ranking of listings: dense similarity, BM25 and structured compatibility, with reasons.
+
+One implementation serves the site (need → results, result → needs, free-text search) and the
+evaluation command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from matchmaker.engine.index import VectorIndex
+from matchmaker.engine.lexical import BM25Index
+from matchmaker.engine.reasons import shared_terms
+
+PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
+CHECK_CODES = ("industry", "maturity", "price_budget", "transfer_modes", "region")
+
+
+@dataclass(frozen=True)
+class ListingDoc:
+    """One side's listing as the ranker sees it (a research result or a technical need)."""
+
+    id: int
+    kind: str  # "result" | "need"
+    title: str
+    text: str
+    keywords: tuple[str, ...] = ()
+    industry_section: str | None = None  # GB/T 4754 section letter, e.g. "C"
+    industry_division: str | None = None  # 2-digit division code, e.g. "39"
+    tech_field: str | None = None
+    trl: int | None = None  # results: the result's TRL 1-9; needs: the minimum TRL wanted
+    price_fen: int | None = None  # results: asking price in fen, None = negotiable (面议)
+    budget_min_fen: int | None = None  # needs
+    budget_max_fen: int | None = None  # needs
+    transfer_modes: frozenset[str] = frozenset()
+    region: str | None = None  # GB/T 2260 6-digit code
+    ip_status: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("result", "need"):
+            raise ValueError(f"kind must be 'result' or 'need', not {self.kind!r}")
+
+    @property
+    def full_text(self) -> str:
+        """What BM25 and the embedder read: title, keywords, then the body."""
+        return "\n".join(part for part in (self.title, " ".join(self.keywords), self.text) if part)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much each signal counts; check weights are relative to each other."""
+
+    dense: float = 0.6
+    lexical: float = 0.25
+    structured: float = 0.15
+    industry: float = 0.35
+    maturity: float = 0.2
+    price_budget: float = 0.2
+    transfer_modes: float = 0.15
+    region: float = 0.1
+    same_section_credit: float = 0.5  # same GB/T 4754 section, different division
+    unknown_credit: float = 0.5  # a check we cannot decide neither helps nor sinks a candidate
+
+    def check_weight(self, code: str) -> float:
+        return float(getattr(self, code))
+
+
+@dataclass(frozen=True)
+class HardFilters:
+    """Exclusions the user asked for; a candidate whose value is unknown is excluded.
+
+    ``granted_patent_only`` and ``min_trl`` look at the result of each pair, ``within_budget``
+    needs both a result and a need, ``region_prefix`` looks at the candidate. A filter that has
+    nothing to look at (e.g. ``within_budget`` in a free-text search) does not apply.
+    """
+
+    granted_patent_only: bool = False
+    min_trl: int | None = None
+    within_budget: bool = False
+    region_prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    code: str  # one of CHECK_CODES
+    status: str  # "pass" | "fail" | "unknown"
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Match:
+    id: int
+    score: float
+    dense: float
+    lexical: float  # normalised to [0, 1] within the query
+    structured: float  # 0 for free-text queries
+    checks: tuple[Check, ...]
+    shared_terms: tuple[str, ...]
+
+
+# -- compatibility checks on a (result, need) pair ---------------------------------------------
+
+def _industry(result: ListingDoc, need: ListingDoc) -> Check:
+    detail = {"result_section": result.industry_section,
+              "result_division": result.industry_division,
+              "need_section": need.industry_section, "need_division": need.industry_division}
+    if result.industry_division and result.industry_division == need.industry_division:
+        return Check("industry", PASS, {**detail, "level": "division"})
+    if result.industry_section and result.industry_section == need.industry_section:
+        return Check("industry", PASS, {**detail, "level": "section"})
+    if result.industry_section and need.industry_section:
+        return Check("industry", FAIL, {**detail, "level": "none"})
+    return Check("industry", UNKNOWN, {**detail, "level": None})
+
+
+def _maturity(result: ListingDoc, need: ListingDoc) -> Check:
+    detail = {"result_trl": result.trl, "need_min_trl": need.trl}
+    if result.trl is None or need.trl is None:
+        return Check("maturity", UNKNOWN, detail)
+    return Check("maturity", PASS if result.trl >= need.trl else FAIL, detail)
+
+
+def _price_budget(result: ListingDoc, need: ListingDoc) -> Check:
+    detail = {"price_fen": result.price_fen, "budget_min_fen": need.budget_min_fen,
+              "budget_max_fen": need.budget_max_fen, "negotiable": result.price_fen is None}
+    if result.price_fen is None or need.budget_max_fen is None:
+        return Check("price_budget", UNKNOWN, detail)
+    return Check("price_budget", PASS if result.price_fen <= need.budget_max_fen else FAIL, detail)
+
+
+def _transfer_modes(result: ListingDoc, need: ListingDoc) -> Check:
+    common = sorted(result.transfer_modes & need.transfer_modes)
+    detail = {"common": common, "result_modes": sorted(result.transfer_modes),
+              "need_modes": sorted(need.transfer_modes)}
+    if not result.transfer_modes or not need.transfer_modes:
+        return Check("transfer_modes", UNKNOWN, detail)
+    return Check("transfer_modes", PASS if common else FAIL, detail)
+
+
+def _region(result: ListingDoc, need: ListingDoc) -> Check:
+    detail = {"result_region": result.region, "need_region": need.region}
+    if not result.region or not need.region:
+        return Check("region", UNKNOWN, detail)
+    same_province = result.region[:2] == need.region[:2]
+    return Check("region", PASS if same_province else FAIL, detail)
+
+
+_CHECKS: tuple[Callable[[ListingDoc, ListingDoc], Check], ...] = (
+    _industry, _maturity, _price_budget, _transfer_modes, _region)
+
+
+def pair_roles(query: ListingDoc, candidate: ListingDoc) -> tuple[ListingDoc, ListingDoc]:
+    """(result, need) of a query and a candidate from the other side, in either direction."""
+    if query.kind == candidate.kind:
+        raise ValueError(f"cannot pair two listings of kind {query.kind!r}")
+    return (candidate, query) if query.kind == "need" else (query, candidate)
+
+
+def compatibility_checks(query: ListingDoc, candidate: ListingDoc) -> tuple[Check, ...]:
+    result, need = pair_roles(query, candidate)
+    return tuple(check(result, need) for check in _CHECKS)
+
+
+# -- ranking ------------------------------------------------------------------------------------
+
+def _passes_filters(query: ListingDoc | str, candidate: ListingDoc, filters: HardFilters) -> bool:
+    if filters.region_prefix and not (candidate.region or "").startswith(filters.region_prefix):
+        return False
+    if isinstance(query, ListingDoc):
+        result, need = pair_roles(query, candidate)
+    else:
+        result, need = (candidate, None) if candidate.kind == "result" else (None, candidate)
+    if result is not None:
+        if filters.granted_patent_only and result.ip_status != "invention_granted":
+            return False
+        if filters.min_trl is not None and (result.trl is None or result.trl < filters.min_trl):
+            return False
+        if (filters.within_budget and need is not None
+                and _price_budget(result, need).status != PASS):
+            return False
+    return True
+
+
+class HybridRanker:
+    """Mixes dense cosine, per-query-normalised BM25 and structured compatibility."""
+
+    def __init__(self, weights: Weights = Weights(), idf: Mapping[str, float] | None = None,
+                 shared_terms_limit: int = 8) -> None:
+        self.weights = weights
+        self.idf = idf
+        self.shared_terms_limit = shared_terms_limit
+
+    def structured_score(self, checks: Sequence[Check]) -> float:
+        credit = {PASS: 1.0, FAIL: 0.0, UNKNOWN: self.weights.unknown_credit}
+        total = sum(self.weights.check_weight(c.code) for c in checks)
+        if not total:
+            return 0.0
+        earned = 0.0
+        for check in checks:
+            value = credit[check.status]
+            if check.code == "industry" and check.detail.get("level") == "section":
+                value = self.weights.same_section_credit
+            earned += self.weights.check_weight(check.code) * value
+        return earned / total
+
+    def rank(self, query: ListingDoc | str, candidates: Sequence[ListingDoc],
+             dense_scores: Mapping[int, float], lexical_scores: Mapping[int, float],
+             k: int = 10, filters: HardFilters | None = None) -> list[Match]:
+        """Best k candidates, best first (ties by id). Missing scores count as 0."""
+        filters = filters or HardFilters()
+        kept = [c for c in candidates if _passes_filters(query, c, filters)]
+        top_lexical = max((lexical_scores.get(c.id, 0.0) for c in kept), default=0.0)
+        scored = [self._score(query, c, dense_scores, lexical_scores, top_lexical) for c in kept]
+        scored.sort(key=lambda item: (-item[0].score, item[0].id))
+        return [self._with_terms(query, match, candidate) for match, candidate in scored[:k]]
+
+    def _score(self, query: ListingDoc | str, candidate: ListingDoc,
+               dense_scores: Mapping[int, float], lexical_scores: Mapping[int, float],
+               top_lexical: float) -> tuple[Match, ListingDoc]:
+        w = self.weights
+        dense = float(np.clip(dense_scores.get(candidate.id, 0.0), 0.0, 1.0))
+        lexical = lexical_scores.get(candidate.id, 0.0) / top_lexical if top_lexical > 0 else 0.0
+        if isinstance(query, ListingDoc):
+            checks = compatibility_checks(query, candidate)
+            structured = self.structured_score(checks)
+            score = w.dense * dense + w.lexical * lexical + w.structured * structured
+        else:
+            checks, structured = (), 0.0
+            # Free text has no structure: dense and lexical keep their relative weight.
+            score = (w.dense * dense + w.lexical * lexical) / ((w.dense + w.lexical) or 1.0)
+        match = Match(candidate.id, score, dense, lexical, structured, checks, ())
+        return match, candidate
+
+    def _with_terms(self, query: ListingDoc | str, match: Match, candidate: ListingDoc) -> Match:
+        query_text = query.full_text if isinstance(query, ListingDoc) else query
+        terms = shared_terms(query_text, candidate.full_text, self.shared_terms_limit, self.idf)
+        return Match(match.id, match.score, match.dense, match.lexical, match.structured,
+                     match.checks, terms)
+
+
+# -- candidate generation -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Candidates:
+    """Union of dense and BM25 hits, each id scored by both signals."""
+
+    ids: tuple[int, ...]
+    dense_scores: dict[int, float]
+    lexical_scores: dict[int, float]
+
+
+def gather_candidates(query_vec: np.ndarray, query_text: str | Iterable[str], vectors: VectorIndex,
+                      bm25: BM25Index, n: int = 100, allowed: set[int] | None = None) -> Candidates:
+    """Top-n by dense similarity ∪ top-n by BM25, so neither signal alone decides recall.
+
+    Ids found by only one signal get their exact score from the other, so the ranker mixes
+    like with like. ``allowed`` restricts both searches (e.g. to published listings).
+    """
+    query_terms = query_text if isinstance(query_text, str) else list(query_text)
+    dense = dict(vectors.search(query_vec, n, allowed))
+    lexical = dict(bm25.top(query_terms, n, allowed))
+    dense_missing = [i for i in lexical if i not in dense]
+    lexical_missing = [i for i in dense if i not in lexical]
+    dense.update(vectors.similarity(query_vec, dense_missing))
+    lexical.update(bm25.scores(query_terms, lexical_missing))
+    ids = tuple(sorted(set(dense) | set(lexical)))
+    return Candidates(ids, dense, lexical)
