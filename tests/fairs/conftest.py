@@ -47,8 +47,20 @@ def build_fair(make, tables: int = 2, sessions: int = 2, **fair_values) -> tuple
 
 
 @pytest.fixture(autouse=True)
-def request_context(app):
-    """Services translate their messages, which needs a request (the locale comes from it)."""
+def request_context(request, app):
+    """Services translate their messages, which needs a request (the locale comes from it). Tests
+    driving the test client get none: a pushed context would keep its logged-in user across requests."""
+    if "client" in request.fixturenames:
+        import flask_babel
+        from flask import g
+
+        def forget() -> None:
+            flask_babel.refresh()
+            g.pop("_login_user", None)
+
+        app.before_request(forget)
+        yield
+        return
     with app.test_request_context("/?lang=en"):
         yield
 
