@@ -215,6 +215,11 @@ def _raw_text(value: Any) -> str:
     return str(value or "").strip()
 
 
+def _fold(text: str) -> str:
+    """Spelling-insensitive form: full-width or half-width, case and spaces do not matter."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).casefold()
+
+
 def _choices_hint(codes: CodeList) -> str:
     return "、".join(item.zh for item in codes)
 
@@ -225,9 +230,9 @@ def parse_code(codes: CodeList, value: Any, fallback: Callable[[str], str | None
         return None
     if text in codes:
         return text
-    lowered = text.lower()
+    wanted = _fold(text)
     for item in codes:
-        if text == item.zh or lowered == item.en.lower() or lowered == item.code.lower():
+        if wanted in (_fold(item.zh), _fold(item.en), _fold(item.code)):
             return item.code
     found = fallback(text) if fallback else None
     if found:
