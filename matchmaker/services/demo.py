@@ -12,7 +12,8 @@ from models import Organization, OrgKind, Role, Session, User, utcnow
 DEMO_PASSWORD = "demo12345"
 
 # Feature modules whose load(orgs, users) adds their demo rows, in dependency order.
-LOADERS: tuple[str, ...] = ("matchmaker.services.demo_listings", "matchmaker.services.demo_deals")
+LOADERS: tuple[str, ...] = ("matchmaker.services.demo_listings", "matchmaker.services.demo_fairs",
+                           "matchmaker.services.demo_deals")
 
 # (name, name_en, kind, legal-entity type, region)
 ORGANIZATIONS = [

@@ -202,13 +202,13 @@ def _check_pair(a: FairParticipant, b: FairParticipant) -> None:
             raise Conflict(_("%(name)s's registration has not been validated yet.", name=p.name))
         if p.participant_type not in MEETING_TYPES:
             raise Conflict(_("%(name)s attends as an observer and takes no meetings.", name=p.name))
-    if _active_meeting(a.id, b.id) is not None:
+    if active_meeting(a.id, b.id) is not None:
         raise Conflict(_("%(a)s and %(b)s already have a meeting.", a=a.name, b=b.name))
     if not common_free_slots(a, b):
         raise Conflict(_("%(a)s and %(b)s have no free time slot in common at this fair.", a=a.name, b=b.name))
 
 
-def _active_meeting(a_id: int, b_id: int) -> FairMeeting | None:
+def active_meeting(a_id: int, b_id: int) -> FairMeeting | None:
     pair = sa.or_(sa.and_(FairMeeting.a_id == a_id, FairMeeting.b_id == b_id),
                   sa.and_(FairMeeting.a_id == b_id, FairMeeting.b_id == a_id))
     return Session.scalar(sa.select(FairMeeting).where(pair, FairMeeting.status != MeetingStatus.CANCELLED))
@@ -380,7 +380,8 @@ def check_in(actor: User, participant_id: int, method: str = "search") -> FairPa
         participant.checked_in_at = utcnow()
         Session.add(FairCheckIn(participant_id=participant.id, method=method if method == "qr" else "search",
                                 checked_in_by_id=actor.id))
-        audit.record(actor.id, "fair.checkin", participant, {"checked_in_at": [None, participant.checked_in_at]})
+        audit.record(actor.id, "fair.checkin", participant,
+                     {"checked_in_at": [None, participant.checked_in_at.isoformat()], "method": [None, method]})
         Session.commit()
     return participant
 

@@ -143,7 +143,7 @@ def run_schedule(run_id: int) -> None:
 
         limit = float(current_app.config.get("FAIR_SCHEDULE_SECONDS", 8.0))
         schedule = scheduler.solve(mapped.problem, time_limit_s=limit, progress=progress)
-        _store(fair, mapped, schedule)
+        store_schedule(fair, mapped, schedule)
         run.finished_at = utcnow()
         run.scheduled = len(schedule.placements)
         run.upper_bound = schedule.upper_bound
@@ -166,7 +166,7 @@ def run_schedule(run_id: int) -> None:
             raise
 
 
-def _store(fair: Fair, mapped: Mapped, schedule: scheduler.Schedule) -> None:
+def store_schedule(fair: Fair, mapped: Mapped, schedule: scheduler.Schedule) -> None:
     """Replace every unpinned placement with the solver's answer; pinned meetings stay put."""
     kept = {p.meeting_id for p in mapped.problem.pinned}
     invalid = {u.meeting_id for u in schedule.unplaced if u.reason == scheduler.INVALID_PIN}
