@@ -166,7 +166,7 @@ def create_fair(actor: User, values: dict[str, Any]) -> Fair:
     _check_fair_values(values)
     fair = Fair(created_by_id=actor.id, status=FairStatus.DRAFT, **values)
     Session.add(fair)
-    audit.record(actor.id, "fair.create", fair, {k: [None, v] for k, v in values.items()})
+    audit.record(actor.id, "fair.create", fair, audit.diff(Fair(), values))
     Session.commit()
     return fair
 
@@ -295,7 +295,8 @@ def update_session(actor: User, session_id: int, values: dict[str, Any]) -> Fair
                               .where(FairSlot.session_id == session.id))
         if used and used > merged["tables"]:
             raise Conflict(_("Table %(table)s is in use in this session; move its meetings first.", table=used))
-    changes = audit.apply(session, merged)
+    changes = {k: [v.strftime("%H:%M") if isinstance(v, time) else v for v in pair]
+               for k, pair in audit.apply(session, merged).items()}
     if times_change:
         _rebuild_slots(session, fair.meeting_minutes)
     audit.record(actor.id, "fair.session.update", session, changes)
