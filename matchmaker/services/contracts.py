@@ -273,7 +273,8 @@ def update(user: User, contract_id: int, data: ContractInput, expected_version: 
 
 
 def _conflict(contract: Contract | None) -> Conflict:
-    who = contract.updated_by.name if contract is not None and contract.updated_by else _("someone")
+    editor = Session.get(User, contract.updated_by_id) if contract is not None and contract.updated_by_id else None
+    who = editor.name if editor is not None else _("someone")
     error = Conflict(_("%(who)s saved this contract while you were editing it. Your changes are kept below "
                        "but not saved: compare them with the current values and save again.", who=who),
                      code="version")
