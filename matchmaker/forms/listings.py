@@ -79,10 +79,10 @@ def _blank(label: str = "—") -> list[tuple[str, str]]:
 
 class ListingForm(FlaskForm):
     title = StringField(_l("Title"), validators=[InputRequired(REQUIRED), _too_long(200)])
-    summary = TextAreaField(_l("Public summary"), validators=[InputRequired(REQUIRED), _too_long(1000)],
+    summary = TextAreaField(_l("Public teaser"), validators=[InputRequired(REQUIRED), _too_long(1000)],
                             description=_l("Always public, also for confidential listings: say what it is "
                                            "and what it is good for, without secrets."))
-    description = TextAreaField(_l("Description"), validators=[_too_long(20000)])
+    description = TextAreaField(_l("Detailed description"), validators=[_too_long(20000)])
     keywords = StringField(_l("Keywords"), validators=[_too_long(1000)],
                            description=_l("Separate keywords with commas or 、, e.g. 振动监测、预测性维护"))
     industry_section = SelectField(_l("Industry section (GB/T 4754)"), validate_choice=False)

@@ -40,8 +40,8 @@ def _org(v: ListingView, lang: str) -> str:
 COMMON_HEAD: list[Column] = [
     (_l("ID"), lambda v, _lang: v.id),
     (_l("Title"), lambda v, _lang: v.title),
-    (_l("Public summary"), lambda v, _lang: v.summary),
-    (_l("Description"), lambda v, _lang: v.description or ""),
+    (_l("Public teaser"), lambda v, _lang: v.summary),
+    (_l("Detailed description"), lambda v, _lang: v.description or ""),
     (_l("Keywords"), lambda v, _lang: "、".join(v.keywords or [])),
     (_l("Industry section (GB/T 4754)"), lambda v, lang: INDUSTRY_SECTIONS.label(v.industry_section, lang)),
     (_l("Industry division"), lambda v, lang: INDUSTRY_DIVISIONS.label(v.industry_division, lang)),

@@ -118,5 +118,9 @@ def test_export_follows_the_filters_and_localizes_headers(client, make, login, e
     rows = _xlsx(client, q="石墨烯")
     assert [r[1] for r in rows[1:]] == ["石墨烯散热膜"]
     assert rows[0][:2] == ["ID", "Title"]
-    client.get("/?lang=zh")
-    assert _csv(client).splitlines()[0].startswith("ID,标题")
+
+
+def test_export_headers_are_chinese_by_default(client, make, login):
+    make.result(title="石墨烯散热膜")
+    login(make.user(Role.ENTERPRISE))
+    assert _csv(client).splitlines()[0].startswith("ID,标题,公开简介")
