@@ -50,7 +50,8 @@ def participant_rows(participant_id: int) -> list[ScheduleRow]:
 def printable_participants(fair_id: int) -> list[FairParticipant]:
     """Everyone validated with at least one meeting, by organization then name (the desk's order)."""
     fair = get_fair(fair_id)
-    people = [p for p in fair.participants if p.status == RegistrationStatus.VALIDATED]
+    people = Session.scalars(sa.select(FairParticipant).where(
+        FairParticipant.fair_id == fair.id, FairParticipant.status == RegistrationStatus.VALIDATED))
     return sorted((p for p in people if participant_meetings(p.id)), key=lambda p: (p.organization.name, p.name))
 
 

@@ -271,7 +271,7 @@ def add_session(actor: User, fair_id: int, values: dict[str, Any]) -> FairSessio
     Session.flush()
     _rebuild_slots(session, fair.meeting_minutes)
     # New sessions are open to everyone already registered; they can narrow it down.
-    for participant in fair.participants:
+    for participant in Session.scalars(sa.select(FairParticipant).where(FairParticipant.fair_id == fair.id)):
         participant.availability.append(FairAvailability(session_id=session.id))
     audit.record(actor.id, "fair.session.add", fair, {"session": [None, session.name]})
     Session.commit()

@@ -66,3 +66,11 @@ def test_session_times_cannot_change_under_scheduled_meetings(make, world):
     fair_schedule.move(world.staff, meeting.id, session.slots[0].id, 1)
     with pytest.raises(Conflict):
         fairs.update_session(world.staff, session.id, {"start_time": time(8)})
+
+
+def test_a_session_added_later_is_open_to_everyone_registered(world):
+    session = fairs.add_session(world.staff, world.fair.id, {"name": "加场", "day": DAY, "start_time": time(16),
+                                                             "end_time": time(17), "tables": 1})
+    for participant in (world.research, world.company):
+        Session.refresh(participant)
+        assert session.id in {a.session_id for a in participant.availability}

@@ -100,3 +100,20 @@ def test_checkin_by_qr_url_and_outcome_on_site(client, auth, world):
     page = client.get(f"/fairs/{world.fair.id}/report")
     assert page.status_code == 200
     assert client.get(f"/fairs/{world.fair.id}/report.xlsx").status_code == 200
+
+
+@pytest.mark.parametrize(("path", "text"), [
+    ("/fairs/", "2031"), ("/fairs/{fair}", "Add a session"), ("/fairs/{fair}/edit", "Edit fair"),
+    ("/fairs/{fair}/register", "Participates as"), ("/fairs/{fair}/participants", "林教授"),
+    ("/fairs/participants/{p}/availability", "上午"), ("/fairs/{fair}/import", "Download a template"),
+    ("/fairs/{fair}/meetings", "黄经理"), ("/fairs/{fair}/print/schedules", "黄经理"),
+    ("/fairs/{fair}/print/tables", "Table 1"), ("/fairs/{fair}/checkin?q=林", "林教授"),
+    ("/fairs/{fair}/suggestions?as={p}", "黄经理"), ("/fairs/{fair}/requests?as={p}", "No requests received."),
+])
+def test_organizer_pages_render_with_a_scheduled_meeting(client, auth, world, path, text):
+    meeting = fair_meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    fair_schedule.move(world.staff, meeting.id, world.fair.sessions[0].slots[0].id, 1)
+    auth.login(world.staff)
+    page = client.get(path.format(fair=world.fair.id, p=world.research.id))
+    assert page.status_code == 200
+    assert text in page.get_data(as_text=True)
