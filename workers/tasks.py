@@ -9,7 +9,8 @@ from matchmaker.services import jobs
 # Importing the service modules registers their jobs in jobs.REGISTRY.
 JOB_MODULES: tuple[str, ...] = ("matchmaker.services.listings", "matchmaker.services.imports",
                                "matchmaker.services.introductions", "matchmaker.services.deals",
-                               "matchmaker.services.fair_meetings", "matchmaker.services.fair_schedule")
+                               "matchmaker.services.fair_meetings", "matchmaker.services.fair_schedule",
+                               "matchmaker.services.matching", "matchmaker.services.notifications")
 
 
 def _register_all() -> None:

@@ -19,6 +19,8 @@ BLUEPRINTS = (
     "admin",
     "imports",
     "jobs",
+    "matching",
+    "notifications",
 )
 
 
