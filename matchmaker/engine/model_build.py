@@ -26,7 +26,7 @@ ONNX_FP32 = "onnx/model.onnx"
 ONNX_INT8 = "onnx/model_qint8_avx2.onnx"
 COMPLETE_MARKER = ".matchmaker-build.json"
 # Bump when the folder's content changes so old builds are redone.
-BUILD_VERSION = 1
+BUILD_VERSION = 2
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 QK = 32  # q4_0 block length
 METASPACE = "\u2581"
@@ -343,9 +343,11 @@ def write_hf_files(e5: E5File, out_dir: Path) -> None:
 
 def write_sentence_transformer(hf_dir: Path, out_dir: Path) -> None:
     from sentence_transformers import SentenceTransformer, models
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     transformer = models.Transformer(str(hf_dir), max_seq_length=512)
-    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
+    pooling = models.Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
     model = SentenceTransformer(
         modules=[transformer, pooling, models.Normalize()], prompts=PROMPTS, device="cpu"
     )
@@ -414,7 +416,11 @@ def export_onnx(hf_dir: Path, out_path: Path) -> None:
 
 
 def quantize_onnx_int8(fp32_path: Path, out_path: Path) -> None:
-    """Dynamic int8 quantisation; reduce_range avoids u8s8 saturation on AVX2 without VNNI."""
+    """Dynamic int8 quantisation, per channel with full-range int8 weights.
+
+    ORT suggests reduce_range against u8s8 saturation on AVX2, but here it cut the minimum cosine to
+    torch fp32 from 0.996 to 0.976 on Zhibei listings; full range stays well above 0.99.
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(
@@ -422,7 +428,7 @@ def quantize_onnx_int8(fp32_path: Path, out_path: Path) -> None:
         str(out_path),
         weight_type=QuantType.QInt8,
         per_channel=True,
-        reduce_range=True,
+        reduce_range=False,
         op_types_to_quantize=["MatMul", "Gather"],
     )
 
