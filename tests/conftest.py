@@ -94,6 +94,15 @@ def app_config(database_url: str, tmp_path: Path) -> dict:
 def app(app_config: dict):
     application = create_app(test_config=app_config)
     application.extensions["mail_outbox"] = []
+
+    @application.before_request
+    def _forget_cached_user() -> None:
+        # The fixture keeps one app context open, so `g` outlives a request; a real server starts
+        # each request with a fresh one, so Flask-Login must not reuse the previous request's user.
+        from flask import g
+
+        g.pop("_login_user", None)
+
     with application.app_context():
         yield application
     empty_all_tables(app_config["DATABASE_URL"])
