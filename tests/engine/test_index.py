@@ -55,6 +55,9 @@ def test_incremental_updates_then_snapshot_match_a_fresh_build(tmp_path, thresho
     exact = VectorIndex.build(ids[keep], vectors[keep], approx_threshold=10_000)
     for query in queries:
         expected = exact.search(query, 10)
+        assert loaded.search(query, 10) == incremental.search(query, 10)  # snapshot round trip
+        if not fresh.is_approximate:
+            assert ids_of(loaded.search(query, 10)) == ids_of(fresh.search(query, 10))
         for index in (loaded, fresh):
             got = index.search(query, 10)
             assert len(set(ids_of(got)) & set(ids_of(expected))) >= 9
@@ -95,9 +98,12 @@ def test_allowed_set_returns_k_allowed_hits(threshold: int, every: int) -> None:
         assert scores == sorted(scores, reverse=True)
 
 
-def test_allowed_set_smaller_than_k_returns_what_exists() -> None:
-    index = VectorIndex.build(np.arange(3000), clustered(3000, seed=8), approx_threshold=1000)
-    assert sorted(ids_of(index.search(clustered(1, seed=9)[0], 10, {5, 6, 7}))) == [5, 6, 7]
+@pytest.mark.parametrize("threshold", [100_000, 1000])
+def test_allowed_set_smaller_than_k_returns_what_exists(threshold: int) -> None:
+    index = VectorIndex.build(np.arange(3000), clustered(3000, seed=8), approx_threshold=threshold)
+    query = clustered(1, seed=9)[0]
+    assert sorted(ids_of(index.search(query, 10, {5, 6, 7}))) == [5, 6, 7]
+    assert index.search(query, 10, {10_000}) == []
 
 
 def test_index_switches_to_approximate_and_back_with_size() -> None:
