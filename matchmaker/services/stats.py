@@ -137,7 +137,7 @@ class Dashboard:
 # --- SQL building blocks ----------------------------------------------------------------------
 
 _MEASURES = (
-    sa.func.count(Contract.id).label("n"),
+    sa.func.count().label("n"),
     sa.func.coalesce(sa.func.sum(Contract.amount_fen), 0).label("amount"),
     sa.func.coalesce(sa.func.sum(Contract.tech_amount_fen), 0).label("tech"),
 )
@@ -174,36 +174,105 @@ def _month_expr() -> Any:
     return sa.cast(sa.extract("month", Contract.signing_date), sa.Integer)
 
 
-def _grouped(keys: list[Any], scope: Scope, with_period: bool = True, order: Any = None,
-             limit: int | None = None) -> list[Any]:
-    stmt = _where(sa.select(*keys, *_MEASURES), scope, with_period).group_by(*keys)
-    if order is not None:
-        stmt = stmt.order_by(order)
-    if limit:
-        stmt = stmt.limit(limit)
-    return list(Session.execute(stmt))
+@dataclass
+class _Rec:
+    """One grouped result: the group's key(s) and its three measures."""
+
+    n: int
+    amount: int
+    tech: int
+    k: Any = None
+    y: int | None = None
+    m: int | None = None
 
 
-def _row(key: str, label: str, rec: Any) -> Row:
-    return Row(key, label, int(rec.n), int(rec.amount), int(rec.tech))
+# Group -> the SQL key expressions (by name) it groups on; "total" groups on nothing.
+def _key_exprs(group: str) -> dict[str, Any]:
+    home = current_app.config["HOME_REGION"]
+    return {
+        "month": {"y": _year_expr(), "m": _month_expr()},
+        "year": {"y": _year_expr()},
+        "type": {"k": Contract.contract_type},
+        "field": {"k": Contract.tech_field},
+        "party": {"k": Contract.seller_party_type},
+        "flow": {"k": _flow_expr(home)},
+        "institution": {"k": Contract.seller_name},
+        "fair": {"k": Contract.fair_id},
+        "total": {},
+    }[group]
 
 
-# --- breakdowns ---------------------------------------------------------------------------------
-
-def totals(scope: Scope) -> Row:
-    rec = Session.execute(_where(sa.select(*_MEASURES), scope)).one()
-    return _row("total", _("Total"), rec)
+def _rec(row: Any, **keys: Any) -> _Rec:
+    return _Rec(n=int(row.n), amount=int(row.amount), tech=int(row.tech), **keys)
 
 
-def _by_months(scope: Scope) -> dict[tuple[int, int], Row]:
-    found: dict[tuple[int, int], Row] = {}
-    for rec in _grouped([_year_expr().label("y"), _month_expr().label("m")], scope):
-        y, m = int(rec.y), int(rec.m)
-        found[(y, m)] = _row(f"{y:04d}-{m:02d}", f"{y:04d}-{m:02d}", rec)
+def _fetch(group: str, scope: Scope) -> list[_Rec]:
+    """One GROUP BY for one breakdown (the long view by year ignores the period)."""
+    exprs = _key_exprs(group)
+    keys = [expr.label(name) for name, expr in exprs.items()]
+    stmt = _where(sa.select(*keys, *_MEASURES), scope, with_period=group != "year")
+    if keys:
+        stmt = stmt.group_by(*keys)
+    return [_rec(row, **{name: getattr(row, name) for name in exprs}) for row in Session.execute(stmt)]
+
+
+_ONE_PASS_DIMENSIONS = ("y", "m", "type", "field", "party", "flow", "fair", "institution")
+_ONE_PASS_SETS = {"month": ("y", "m"), "type": ("type",), "field": ("field",), "party": ("party",),
+                  "flow": ("flow",), "fair": ("fair",), "institution": ("institution",), "total": ()}
+
+
+def _fetch_all_one_pass(scope: Scope) -> dict[str, list[_Rec]]:
+    """Every breakdown of the period from a single scan with GROUPING SETS (PostgreSQL): the
+    dashboard reads the period's contracts once instead of once per table. The long view by year
+    is its own query, which the (signing_date, amounts) index answers without the table."""
+    dims = {"y": _year_expr(), "m": _month_expr(), "type": Contract.contract_type,
+            "field": Contract.tech_field, "party": Contract.seller_party_type,
+            "flow": _flow_expr(current_app.config["HOME_REGION"]), "fair": Contract.fair_id,
+            "institution": Contract.seller_name}
+    inner = _where(sa.select(*(expr.label(name) for name, expr in dims.items()),
+                             Contract.amount_fen, Contract.tech_amount_fen), scope)
+    sub = inner.subquery()
+    cols = [sub.c[name] for name in _ONE_PASS_DIMENSIONS]
+    width = len(_ONE_PASS_DIMENSIONS)
+    # GROUPING(...) sets a bit (leftmost argument = highest bit) for each column a set leaves out.
+    by_mask = {sum(1 << (width - 1 - i) for i, name in enumerate(_ONE_PASS_DIMENSIONS) if name not in keys): group
+               for group, keys in _ONE_PASS_SETS.items()}
+    stmt = sa.select(*cols, sa.func.grouping(*cols).label("g"), sa.func.count().label("n"),
+                     sa.func.coalesce(sa.func.sum(sub.c.amount_fen), 0).label("amount"),
+                     sa.func.coalesce(sa.func.sum(sub.c.tech_amount_fen), 0).label("tech"),
+                     ).group_by(sa.func.grouping_sets(*(sa.tuple_(*(sub.c[k] for k in keys))
+                                                        for keys in _ONE_PASS_SETS.values())))
+    found: dict[str, list[_Rec]] = {group: [] for group in (*_ONE_PASS_SETS, "year")}
+    for row in Session.execute(stmt):
+        group = by_mask[row.g]
+        if group == "month":
+            found[group].append(_rec(row, y=row.y, m=row.m))
+        elif group == "total":
+            found[group].append(_rec(row))
+        else:
+            found[group].append(_rec(row, k=getattr(row, group)))
+    found["year"] = _fetch("year", scope)
     return found
 
 
-def _months_in(scope: Scope, found: dict[tuple[int, int], Row]) -> list[tuple[int, int]]:
+# --- shaping grouped records into labelled rows ------------------------------------------------
+
+def _shape_total(recs: list[_Rec], scope: Scope, lang: str) -> list[Row]:
+    rec = recs[0] if recs else _Rec(0, 0, 0)
+    return [Row("total", _("Total"), rec.n, rec.amount, rec.tech)]
+
+
+def _shape_month(recs: list[_Rec], scope: Scope, lang: str) -> list[Row]:
+    """Every month of the period, empty ones included, so charts keep their time axis."""
+    found = {(int(r.y), int(r.m)): r for r in recs if r.y is not None}
+    rows = []
+    for y, m in _months_in(scope, found):
+        r = found.get((y, m)) or _Rec(0, 0, 0)
+        rows.append(Row(f"{y:04d}-{m:02d}", f"{y:04d}-{m:02d}", r.n, r.amount, r.tech))
+    return rows
+
+
+def _months_in(scope: Scope, found: dict[tuple[int, int], Any]) -> list[tuple[int, int]]:
     start, end = scope.bounds()
     if start is None or end is None:
         return sorted(found)
@@ -214,79 +283,81 @@ def _months_in(scope: Scope, found: dict[tuple[int, int], Row]) -> list[tuple[in
     return months
 
 
-def by_month(scope: Scope, lang: str = "zh") -> list[Row]:
-    """Every month of the period, empty ones included, so charts keep their time axis."""
-    found = _by_months(scope)
-    return [found.get(ym) or Row(f"{ym[0]:04d}-{ym[1]:02d}", f"{ym[0]:04d}-{ym[1]:02d}")
-            for ym in _months_in(scope, found)]
+def _shape_year(recs: list[_Rec], scope: Scope, lang: str) -> list[Row]:
+    return [Row(str(int(r.y)), str(int(r.y)), r.n, r.amount, r.tech)
+            for r in sorted((r for r in recs if r.y is not None), key=lambda r: r.y)]
 
 
-def by_quarter(scope: Scope, lang: str = "zh") -> list[Row]:
-    # Quarters roll up the (at most 12 per year) monthly groups the database already summed.
-    quarters: dict[tuple[int, int], Row] = {}
-    for row in by_month(scope):
-        y, m = int(row.key[:4]), int(row.key[5:])
-        q = (m + 2) // 3
-        quarters.setdefault((y, q), Row(f"{y:04d}-Q{q}", f"{y:04d} Q{q}")).add(row)
-    return [quarters[k] for k in sorted(quarters)]
+def _coded(codes: reference.CodeList) -> Callable[[list[_Rec], Scope, str], list[Row]]:
+    def shape(recs: list[_Rec], scope: Scope, lang: str) -> list[Row]:
+        found = {r.k: r for r in recs}
+        rows = [Row(code, codes.label(code, lang), found[code].n, found[code].amount, found[code].tech)
+                for code in codes.codes if code in found]
+        rows += [Row(r.k or "", codes.label(r.k, lang) if r.k else _("Not given"), r.n, r.amount, r.tech)
+                 for r in recs if r.k not in codes]
+        return rows
+
+    return shape
 
 
-def by_year(scope: Scope, lang: str = "zh") -> list[Row]:
-    """All years (the period filter does not apply: this is the long view)."""
-    recs = _grouped([_year_expr().label("y")], scope, with_period=False, order=sa.text("1"))
-    return [_row(str(int(r.y)), str(int(r.y)), r) for r in recs]
+def _shape_institution(recs: list[_Rec], scope: Scope, lang: str) -> list[Row]:
+    top = sorted(recs, key=lambda r: (-r.amount, str(r.k)))[:INSTITUTION_LIMIT]
+    return [Row(r.k, r.k, r.n, r.amount, r.tech) for r in top]
 
 
-def _coded(column: Any, codes: reference.CodeList, scope: Scope, lang: str, missing_label: str) -> list[Row]:
-    found = {rec.k: rec for rec in _grouped([column.label("k")], scope)}
-    rows = [_row(code, codes.label(code, lang), found[code]) for code in codes.codes if code in found]
-    rows += [_row(key or "", codes.label(key, lang) if key else missing_label, rec)
-             for key, rec in found.items() if key not in codes]
+def _shape_fair(recs: list[_Rec], scope: Scope, lang: str) -> list[Row]:
+    ids = [r.k for r in recs if r.k is not None]
+    names = dict(Session.execute(sa.select(Fair.id, Fair.name).where(Fair.id.in_(ids))).all()) if ids else {}
+    rows = [Row(str(r.k), names.get(r.k, f"#{r.k}"), r.n, r.amount, r.tech)
+            for r in sorted((r for r in recs if r.k is not None), key=lambda r: (-r.amount, r.k))]
+    rows += [Row("", _("Not from a fair"), r.n, r.amount, r.tech) for r in recs if r.k is None]
     return rows
 
 
-def by_type(scope: Scope, lang: str = "zh") -> list[Row]:
-    return _coded(Contract.contract_type, reference.CONTRACT_TYPES, scope, lang, _("Not given"))
-
-
-def by_field(scope: Scope, lang: str = "zh") -> list[Row]:
-    return _coded(Contract.tech_field, reference.TECH_FIELDS, scope, lang, _("Not given"))
-
-
-def by_party(scope: Scope, lang: str = "zh") -> list[Row]:
-    return _coded(Contract.seller_party_type, reference.PARTY_TYPES, scope, lang, _("Not given"))
-
-
-def by_flow(scope: Scope, lang: str = "zh") -> list[Row]:
-    home = current_app.config["HOME_REGION"]
-    return _coded(_flow_expr(home), reference.REGION_FLOWS, scope, lang, _("Not given"))
-
-
-def by_institution(scope: Scope, lang: str = "zh") -> list[Row]:
-    recs = _grouped([Contract.seller_name.label("k")], scope, order=sa.desc("amount"), limit=INSTITUTION_LIMIT)
-    return [_row(r.k, r.k, r) for r in recs]
-
-
-def by_fair(scope: Scope, lang: str = "zh") -> list[Row]:
-    recs = _grouped([Contract.fair_id.label("k")], scope)
-    names = dict(Session.execute(sa.select(Fair.id, Fair.name).where(
-        Fair.id.in_([r.k for r in recs if r.k is not None]))).all())
-    rows = [_row(str(r.k), names.get(r.k, f"#{r.k}"), r) for r in recs if r.k is not None]
-    rows.sort(key=lambda row: -row.amount_fen)
-    rows += [_row("", _("Not from a fair"), r) for r in recs if r.k is None]
-    return rows
-
-
-BREAKDOWNS: dict[str, Callable[[Scope, str], list[Row]]] = {
-    "month": by_month, "quarter": by_quarter, "year": by_year, "type": by_type, "field": by_field,
-    "party": by_party, "flow": by_flow, "institution": by_institution, "fair": by_fair,
+SHAPERS: dict[str, Callable[[list[_Rec], Scope, str], list[Row]]] = {
+    "total": _shape_total, "month": _shape_month, "year": _shape_year,
+    "type": _coded(reference.CONTRACT_TYPES), "field": _coded(reference.TECH_FIELDS),
+    "party": _coded(reference.PARTY_TYPES), "flow": _coded(reference.REGION_FLOWS),
+    "institution": _shape_institution, "fair": _shape_fair,
 }
 
 
+# --- breakdowns ---------------------------------------------------------------------------------
+
+def totals(scope: Scope) -> Row:
+    return _shape_total(_fetch("total", scope), scope, "zh")[0]
+
+
+def _quarters_from(months: list[Row]) -> list[Row]:
+    # Quarters roll up the (at most 12 per year) monthly groups the database already summed.
+    quarters: dict[str, Row] = {}
+    for row in months:
+        y, m = int(row.key[:4]), int(row.key[5:])
+        q = (m + 2) // 3
+        quarters.setdefault(f"{y:04d}-Q{q}", Row(f"{y:04d}-Q{q}", f"{y:04d} Q{q}")).add(row)
+    return list(quarters.values())
+
+
 def breakdown(group: str, scope: Scope, lang: str = "zh") -> list[Row]:
-    if group not in BREAKDOWNS:
+    """One table of the dashboard: group is one of GROUPS."""
+    if group not in GROUPS:
         raise ValueError(f"unknown group {group!r}")
-    return BREAKDOWNS[group](scope, lang)
+    if group == "quarter":
+        return _quarters_from(breakdown("month", scope, lang))
+    return SHAPERS[group](_fetch(group, scope), scope, lang)
+
+
+def _named(group: str) -> Callable[[Scope, str], list[Row]]:
+    def table(scope: Scope, lang: str = "zh") -> list[Row]:
+        return breakdown(group, scope, lang)
+
+    table.__name__ = f"by_{group}"
+    return table
+
+
+by_month, by_quarter, by_year = _named("month"), _named("quarter"), _named("year")
+by_type, by_field, by_party, by_flow = _named("type"), _named("field"), _named("party"), _named("flow")
+by_institution, by_fair = _named("institution"), _named("fair")
 
 
 # --- funnel -------------------------------------------------------------------------------------
@@ -337,7 +408,7 @@ def _suggestions(scope: Scope) -> int:
     return _count(_in_period(sa.select(sa.func.count(MatchFeedback.id)), MatchFeedback.created_at, scope))
 
 
-def funnel(scope: Scope) -> list[FunnelStep]:
+def funnel(scope: Scope, contracts: int | None = None) -> list[FunnelStep]:
     """suggestions → introductions → meetings → intentions → contracts, with conversion rates.
 
     For one fair the top is the fair's meeting requests and meetings are those held there; a stage
@@ -356,7 +427,7 @@ def funnel(scope: Scope) -> list[FunnelStep]:
                                                           Introduction.created_at, scope))))
         counts.append(("meetings", _deals_reaching(DealStage.MEETING_HELD, scope)))
     counts.append(("intentions", _deals_reaching(DealStage.INTENTION_SIGNED, scope)))
-    counts.append(("contracts", totals(scope).count))
+    counts.append(("contracts", totals(scope).count if contracts is None else contracts))
     while len(counts) > 1 and counts[0][1] == 0 and counts[0][0] == "suggestions":
         counts.pop(0)
     return _rates(counts)
@@ -418,27 +489,28 @@ DASHBOARD_GROUPS = ("month", "quarter", "type", "field", "party", "flow", "insti
 
 
 def dashboard(scope: Scope, lang: str = "zh") -> Dashboard:
-    board = Dashboard(scope=scope, totals=totals(scope))
-    months = by_month(scope, lang)
+    """Every table and the funnel. On PostgreSQL the contract tables come from one GROUPING SETS
+    scan; elsewhere from one GROUP BY each. Both give the same rows."""
+    if Session.get_bind().dialect.name == "postgresql":
+        found = _fetch_all_one_pass(scope)
+    else:
+        found = {group: _fetch(group, scope) for group in SHAPERS}
+    board = Dashboard(scope=scope, totals=_shape_total(found["total"], scope, lang)[0])
     for group in DASHBOARD_GROUPS:
-        if group == "month":
-            board.tables[group] = months
-        elif group == "quarter":
-            board.tables[group] = _quarters_from(months)
+        if group == "quarter":
+            board.tables[group] = _quarters_from(board.tables["month"])
         else:
-            board.tables[group] = breakdown(group, scope, lang)
-    board.funnel = funnel(scope)
+            board.tables[group] = SHAPERS[group](found[group], scope, lang)
+    board.funnel = funnel(scope, contracts=board.totals.count)
     board.funnel_by_fair = funnel_by_fair(scope)
     return board
 
 
-def _quarters_from(months: list[Row]) -> list[Row]:
-    quarters: dict[str, Row] = {}
-    for row in months:
-        y, m = int(row.key[:4]), int(row.key[5:])
-        q = (m + 2) // 3
-        quarters.setdefault(f"{y:04d}-Q{q}", Row(f"{y:04d}-Q{q}", f"{y:04d} Q{q}")).add(row)
-    return list(quarters.values())
+def years_of(board: Dashboard) -> list[int]:
+    """Years that have contracts, newest first, plus the current year (for the year selector)."""
+    years = sorted((int(row.key) for row in board.tables.get("year", [])), reverse=True)
+    this_year = date.today().year
+    return years if this_year in years else [this_year, *years]
 
 
 def public_summary(year: int | None = None) -> dict[str, Any]:
@@ -451,13 +523,6 @@ def public_summary(year: int | None = None) -> dict[str, Any]:
 def fair_choices() -> list[tuple[int, str]]:
     return [(fid, name) for fid, name in Session.execute(
         sa.select(Fair.id, Fair.name).order_by(Fair.start_date.desc()).limit(200))]
-
-
-def years_with_data() -> list[int]:
-    years = [int(y) for y in Session.scalars(
-        sa.select(_year_expr()).group_by(_year_expr()).order_by(_year_expr().desc()))]
-    this_year = date.today().year
-    return years if this_year in years else [this_year, *years]
 
 
 # --- JSON and XLSX ---------------------------------------------------------------------------

@@ -35,7 +35,7 @@ def dashboard():
     scope = stats.Scope.parse(request.args)
     board = stats.dashboard(scope, current_lang())
     return render_template("stats/dashboard.html", board=board, scope=scope, titles=stats.GROUP_TITLES,
-                           years=stats.years_with_data(), fairs=stats.fair_choices(), chart_data=_chart_data(board))
+                           years=stats.years_of(board), fairs=stats.fair_choices(), chart_data=_chart_data(board))
 
 
 @bp.get("/export.xlsx")
