@@ -100,8 +100,10 @@ def app(app_config: dict):
         # The fixture keeps one app context open, so `g` outlives a request; a real server starts
         # each request with a fresh one, so Flask-Login must not reuse the previous request's user.
         from flask import g
+        from flask_babel import refresh
 
         g.pop("_login_user", None)
+        refresh()  # Flask-Babel caches the locale on the same context
 
     with application.app_context():
         yield application
