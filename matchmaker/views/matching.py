@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -28,7 +28,7 @@ def _safe_next(target: str | None, fallback: str) -> str:
 
 def _matches_for(listing: Any) -> dict[str, Any]:
     """Matches for the listing page, computed at most once per request."""
-    cache = g.setdefault("matching_cache", {})
+    cache = request.environ.setdefault("matchmaker.matching_cache", {})
     key = (listing.kind, listing.id)
     if key not in cache:
         filters = matching.parse_filters(request.args)
