@@ -1,0 +1,59 @@
+"""The evaluation command on a small fixed set with known answers, and the metrics it reports."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from matchmaker.services.evaluation import load_qrels, metrics_at_k
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def app_config(app_config, tmp_path):
+    return {**app_config, "EVAL_CACHE_DIR": str(tmp_path / "cache")}
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_eval_command_prints_one_json_object(runner, mode):
+    result = runner.invoke(args=["eval", "--results", str(DATA / "results.jsonl"), "--needs",
+                                 str(DATA / "needs.jsonl"), "--qrels", str(DATA / "qrels.tsv"), "--k", "10",
+                                 "--mode", mode])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert report["queries"] == 3 and report["mode"] == mode
+    assert set(report) >= {"recall@10", "mrr@10", "ndcg@10"}
+    if mode != "lexical":  # the English need shares no Chinese words; meaning still finds its answer
+        assert report["recall@10"] == 1.0 and report["mrr@10"] == 1.0
+
+
+def test_eval_command_refuses_a_malformed_file(runner, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"title": "no id"}\n', encoding="utf-8")
+    result = runner.invoke(args=["eval", "--results", str(bad), "--needs", str(DATA / "needs.jsonl"),
+                                 "--qrels", str(DATA / "qrels.tsv")])
+    assert result.exit_code != 0 and "no id" in result.output
+
+
+@pytest.mark.parametrize(("ranked", "expected"), [
+    ({"q1": ["a", "x"], "q2": ["y", "b"]}, {"recall@2": 1.0, "mrr@2": 0.75}),
+    ({"q1": ["x", "y"], "q2": ["b"]}, {"recall@2": 0.5, "mrr@2": 0.5}),
+    ({}, {"recall@2": 0.0, "mrr@2": 0.0}),
+])
+def test_metrics(ranked, expected):
+    qrels = {"q1": {"a": 1}, "q2": {"b": 1}}
+    report = metrics_at_k(ranked, qrels, 2)
+    assert {k: report[k] for k in expected} == pytest.approx(expected)
+    assert report["queries"] == 2
+
+
+def test_ndcg_of_a_perfect_ranking_is_one():
+    assert metrics_at_k({"q": ["a", "b"]}, {"q": {"a": 2, "b": 1}}, 10)["ndcg@10"] == pytest.approx(1.0)
+
+
+def test_qrels_reader(tmp_path):
+    path = tmp_path / "q.tsv"
+    path.write_text("n1 0 r1 1\nn1\t0\tr2\t0\n\n", encoding="utf-8")
+    assert load_qrels(path) == {"n1": {"r1": 1, "r2": 0}}
