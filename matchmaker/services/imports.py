@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from datetime import time as dtime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,17 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from matchmaker.reference import (
+    INDUSTRY_DIVISIONS,
+    INDUSTRY_SECTIONS,
     IP_STATUS,
     MATURITY,
     REGIONS,
     TECH_FIELDS,
     TRANSFER_MODES,
     CodeList,
+    division_section,
     parse_industry,
+    region_name,
     zhibei_ip_status,
     zhibei_maturity,
     zhibei_price_range_fen,
@@ -42,7 +47,7 @@ from matchmaker.reference import (
     zhibei_transfer_modes,
     zhibei_validity,
 )
-from matchmaker.services import audit, jobs, listings, organizations
+from matchmaker.services import audit, exports, jobs, listings, organizations
 from matchmaker.services.errors import Conflict, DomainError, NotAllowed, NotFound, ValidationFailed
 from matchmaker.services.import_formats import EXTRA_CELLS, ImportFileError, RawTable, read_table
 from matchmaker.services.listing_events import listing_changed
@@ -95,8 +100,9 @@ def _unit_hint(header: str) -> str | None:
 # on fair collection forms, and our own field names.
 ALIASES: dict[str, tuple[str, ...]] = {
     "title": ("title", "name", "标题", "名称", "成果名称", "需求名称", "项目名称", "技术名称"),
-    "summary": ("summary", "teaser", "摘要", "简介", "公开简介", "概要"),
-    "description": ("description", "details", "context", "描述", "详细描述", "详细说明", "说明", "内容",
+    "summary": ("summary", "publicsummary", "publicteaser", "teaser", "摘要", "简介", "公开简介", "概要"),
+    "description": ("description", "detaileddescription", "details", "context", "描述", "详细描述", "详细说明",
+                    "说明", "内容",
                     "成果简介", "成果介绍", "成果描述", "需求描述", "需求内容", "需求详情", "技术需求描述",
                     "项目简介", "详细介绍", "技术说明"),
     "keywords": ("keywords", "keyword", "关键词", "关键字"),
@@ -108,7 +114,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "transfer_modes": ("transfermodes", "transfermode", "cooperationmethod", "cooperation", "合作方式",
                        "转化方式", "转让方式", "交易方式", "合作模式"),
     "region": ("region", "地区", "所在地区", "所在地", "区域", "行政区划"),
-    "contact_name": ("contactname", "contact", "联系人"),
+    "contact_name": ("contactname", "contactperson", "contact", "联系人"),
     "contact_phone": ("contactphone", "phone", "telephone", "联系电话", "电话", "手机"),
     "contact_email": ("contactemail", "email", "邮箱", "电子邮箱", "联系邮箱"),
     "valid_until": ("validuntil", "有效期", "有效期至", "有效期限"),
@@ -121,16 +127,17 @@ ALIASES: dict[str, tuple[str, ...]] = {
     # research results
     "maturity": ("maturity", "成熟度", "技术成熟度", "成熟程度", "所处阶段", "技术阶段", "成果成熟度"),
     "trl": ("trl", "技术就绪度", "技术就绪水平", "就绪度"),
-    "ip_status": ("ipstatus", "ip", "zlxx", "知识产权", "知识产权状态", "专利状态", "专利情况", "知识产权情况"),
-    "patent_numbers": ("patentnumbers", "patents", "专利号", "专利号码"),
+    "ip_status": ("ipstatus", "ip", "intellectualproperty", "zlxx", "知识产权", "知识产权状态", "专利状态",
+                  "专利情况", "知识产权情况"),
+    "patent_numbers": ("patentnumbers", "patentorregistrationnumbers", "patents", "专利号", "专利号码"),
     "price": ("price", "askingprice", "价格", "转让价格", "意向价格", "交易价格", "参考价格"),
     "inventors": ("inventors", "发明人", "完成人", "成果完成人"),
     "application_areas": ("applicationareas", "scope", "应用领域", "应用范围", "应用前景"),
     # technical needs
     "budget": ("budget", "预算", "投入预算", "资金预算", "拟投入资金", "预算金额"),
-    "budget_min": ("budgetmin", "最低预算", "预算下限"),
-    "budget_max": ("budgetmax", "最高预算", "预算上限"),
-    "min_maturity": ("minmaturity", "最低成熟度", "所需成熟度", "要求成熟度"),
+    "budget_min": ("budgetmin", "budgetfrom", "最低预算", "预算下限"),
+    "budget_max": ("budgetmax", "budgetupto", "最高预算", "预算上限"),
+    "min_maturity": ("minmaturity", "lowestmaturityyoucanuse", "最低成熟度", "所需成熟度", "要求成熟度"),
     "min_trl": ("mintrl", "最低技术就绪度"),
     "deadline": ("deadline", "截止日期", "期限", "完成期限", "需求截止日期"),
 }
@@ -165,10 +172,30 @@ class ColumnMap:
         return self.field_header.get(field)
 
 
+def _export_aliases(kind: str) -> dict[str, tuple[str, ...]]:
+    """Our export's headers in every language we speak, keyed by field: the English header is the
+    msgid, and ALIASES knows each English header, so translations map through it."""
+    english_to_field = {alias: field for field, aliases in ALIASES.items() for alias in aliases}
+    found: dict[str, list[str]] = {}
+    for label, _getter in exports.columns(kind):
+        with force_locale("en"):
+            field = english_to_field.get(_key(str(label)))
+        if field is None:
+            continue
+        for lang in current_app.config["LANGUAGES"]:
+            with force_locale(lang):
+                found.setdefault(field, []).append(_key(str(label)))
+    return {field: tuple(keys) for field, keys in found.items()}
+
+
 def map_columns(kind: str, headers: list[str]) -> ColumnMap:
     keys = {_key(h): h for h in reversed(headers)}  # the first header wins when two spell the same
     zhibei = bool(ZHIBEI_MARKERS & keys.keys())
-    table = dict(ALIASES)
+    exported = _export_aliases(kind)
+    # Our export's headers come first and win: its "简介" is the description, whatever fair forms mean by it.
+    taken = {alias: field for field, aliases in exported.items() for alias in aliases}
+    table = {field: exported.get(field, ()) + tuple(a for a in aliases if taken.get(a, field) == field)
+             for field, aliases in ALIASES.items()}
     other_kind = KINDS[1 - KINDS.index(kind)]
     for field in KIND_ONLY[other_kind]:
         table.pop(field)
@@ -178,10 +205,9 @@ def map_columns(kind: str, headers: list[str]) -> ColumnMap:
         table.update(ZHIBEI_ALIASES)
     field_header: dict[str, str] = {}
     for field, aliases in table.items():
-        for alias in aliases:
-            if alias in keys:
-                field_header[field] = keys[alias]
-                break
+        header = next((keys[a] for a in aliases if a in keys and keys[a] not in field_header.values()), None)
+        if header is not None:
+            field_header[field] = header
     used = set(field_header.values())
     return ColumnMap(kind, zhibei, field_header, [h for h in headers if h and h not in used])
 
@@ -241,20 +267,37 @@ def parse_code(codes: CodeList, value: Any, fallback: Callable[[str], str | None
                      choices=_choices_hint(codes)))
 
 
+@cache
+def _region_spellings() -> dict[str, str]:
+    """Every way a region is written (code list labels, exported full names like 福建省泉州市 or
+    "Quanzhou, Fujian") -> its code; the higher level wins when two share a name."""
+    spellings: dict[str, str] = {}
+    for item in REGIONS:
+        for text in (item.zh, item.en, region_name(item.code, "zh"), region_name(item.code, "en")):
+            spellings.setdefault(_fold(text), item.code)
+    return spellings
+
+
 def parse_region(value: Any) -> str | None:
     text = _text(value)
     if not text:
         return None
     if text in REGIONS:
         return text
+    spellings = _region_spellings()
     for candidate in (text, text + "市", text + "省", text + "区", text + "县"):
-        item = REGIONS.by_zh(candidate)
-        if item is not None:
-            return item.code
-    match = next((item for item in REGIONS if item.en.lower() == text.lower()), None)
-    if match is not None:
-        return match.code
+        if _fold(candidate) in spellings:
+            return spellings[_fold(candidate)]
     raise BadValue(_("Unknown region “%(value)s”. Use a region name or its six-digit code.", value=text))
+
+
+def _industry_in_english(text: str) -> tuple[str | None, str | None]:
+    """Our English export writes the code lists' English labels, which parse_industry (Chinese) does not read."""
+    wanted = _fold(text)
+    division = next((item.code for item in INDUSTRY_DIVISIONS if _fold(item.en) == wanted), None)
+    if division is not None:
+        return division_section(division), division
+    return next((item.code for item in INDUSTRY_SECTIONS if _fold(item.en) == wanted), None), None
 
 
 def parse_industry_cell(value: Any) -> tuple[str | None, str | None]:
@@ -262,6 +305,8 @@ def parse_industry_cell(value: Any) -> tuple[str | None, str | None]:
     if not text:
         return None, None
     section, division = parse_industry(text)
+    if section is None and division is None:
+        section, division = _industry_in_english(text)
     if section is None and division is None:
         raise BadValue(_("Unknown industry “%(value)s”. Use a GB/T 4754 section or division name, "
                          "e.g. 制造业——通用设备制造业.", value=text))
@@ -301,10 +346,13 @@ def parse_money_range(value: Any, unit_hint: str | None) -> tuple[int | None, in
     """ "面议" -> (None, None); "50万元" or "50-80万" -> fen; a bare number in the column's unit (万元 by default,
     as listings quote prices)."""
     text = _text(value).replace(",", "").replace(" ", "")
-    if text in ("", "面议", "议价", "价格面议", "negotiable"):
+    if text.lower() in ("", "面议", "议价", "价格面议", "negotiable"):
         return None, None
+    # Our English export writes "¥800000" (yuan); the Chinese one "¥80万元" (its unit says so).
+    with_sign = text.startswith("¥")
+    text = text.lstrip("¥")
     bare = _NUMBER_RANGE.fullmatch(text)
-    if bare is not None and unit_hint == "元":
+    if bare is not None and (unit_hint == "元" or with_sign):
         low, high = bare.groups()
         return round(float(low) * 100), round(float(high or low) * 100)
     low, high = zhibei_price_range_fen(text)

@@ -71,7 +71,6 @@ def login():
 @bp.post("/logout")
 def logout():
     logout_user()
-    session.pop("lang", None)
     flash(_("You have logged out."), "success")
     return redirect(url_for("main.index"))
 

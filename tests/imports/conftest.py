@@ -22,3 +22,13 @@ def university(make):
 @pytest.fixture
 def enterprise(make):
     return make.org(OrgKind.ENTERPRISE, name="海峡智能装备有限公司")
+
+
+@pytest.fixture(autouse=True)
+def changed_listings(monkeypatch) -> list[tuple[str, int]]:
+    """Record listing_changed calls instead of embedding each imported listing (the matching tests do that)."""
+    from matchmaker.services import listing_events
+
+    calls: list[tuple[str, int]] = []
+    monkeypatch.setattr(listing_events, "LISTENERS", [lambda kind, listing_id: calls.append((kind, listing_id))])
+    return calls

@@ -89,7 +89,7 @@ def test_reimporting_the_same_file_skips_duplicates(client, staff, university):
     assert _count(ResearchResult) == 2
 
 
-def test_drafts_and_gb18030_csv_and_organization_column(client, staff, enterprise):
+def test_drafts_and_gb18030_csv_and_organization_column(client, staff, enterprise, changed_listings):
     text = ("需求名称,需求描述,需求单位,预算,截止日期\n"
             "注塑件缺陷自动检测,想用机器视觉替代人工目检,海峡智能装备有限公司,50-80万元,2099-12-31\n")
     batch, _ = upload_and_preview(client, text.encode("gb18030"), "needs.csv", None, kind="need", status="draft")
@@ -99,6 +99,7 @@ def test_drafts_and_gb18030_csv_and_organization_column(client, staff, enterpris
     assert need.title == "注塑件缺陷自动检测" and need.organization_id == enterprise.id
     assert (need.budget_min_fen, need.budget_max_fen) == (50_000_000, 80_000_000)
     assert need.status == ListingStatus.DRAFT and need.published_at is None
+    assert changed_listings == []  # drafts are not matched until they are published
     assert str(need.deadline) == "2099-12-31"
 
 
@@ -218,3 +219,47 @@ def test_command_line_import(runner, university, tmp_path):
     report = json.loads(result.output)
     assert (report["imported"], report["invalid"]) == (1, 1)
     assert Session.scalar(sa.select(ResearchResult.external_ref)) == "zhibei:ach-x"
+
+
+ROUND_TRIP_FIELDS = {
+    "result": ("title", "summary", "description", "keywords", "industry_section", "industry_division", "tech_field",
+               "transfer_modes", "region", "maturity", "trl", "ip_status", "patent_numbers", "price_fen", "inventors",
+               "contact_name", "contact_phone", "contact_email", "valid_until", "organization_id"),
+    "need": ("title", "summary", "description", "industry_section", "industry_division", "transfer_modes",
+             "budget_min_fen", "budget_max_fen", "min_maturity", "deadline", "organization_id"),
+}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("kind", ["result", "need"])
+def test_our_own_export_imports_back_in_either_language(client, staff, university, enterprise, make, kind, lang):
+    from datetime import date
+
+    from matchmaker.services import exports
+    from matchmaker.services.listings import view_for
+
+    owner = make.user(Role.RESEARCHER if kind == "result" else Role.ENTERPRISE,
+                      organization=university if kind == "result" else enterprise)
+    common = {"title": "振动监测预测性维护", "summary": "提前预警设备故障", "description": "基于振动信号。",
+              "keywords": ["振动", "PHM"], "industry_section": "C", "industry_division": "34",
+              "transfer_modes": ["license", "co_develop"], "region": "350500", "contact_name": "林老师",
+              "contact_phone": "0595-22190000", "contact_email": "lin@example.cn", "valid_until": date(2099, 1, 1)}
+    if kind == "result":
+        original = make.result(owner, **common, tech_field="advanced_manufacturing", maturity="pilot", trl=7,
+                               ip_status="invention_granted", patent_numbers=["ZL201720001285.X"],
+                               price_fen=80_000_000, inventors="林一、陈二")
+    else:
+        original = make.need(owner, **{**common, "tech_field": None}, budget_min_fen=50_000_000,
+                             budget_max_fen=80_000_000, min_maturity="pilot_small", deadline=date(2099, 6, 30))
+    with client.application.test_request_context(f"/?lang={lang}"):
+        cols = exports.columns(kind)
+        headers = [str(header) for header, _getter in cols]
+        row = [getter(view_for(original, staff), lang) for _header, getter in cols]
+    client.get(f"/?lang={lang}")
+    batch, _page = upload_and_preview(client, exports.to_csv(headers, [row]), f"export-{lang}.csv", None, kind=kind)
+    assert batch.invalid_rows == 0, batch.row_errors
+    confirm(client, batch)
+    model = ResearchResult if kind == "result" else TechNeed
+    copy = Session.scalar(sa.select(model).where(model.id != original.id))
+    for field in ROUND_TRIP_FIELDS[kind]:
+        assert getattr(copy, field) == getattr(original, field), field

@@ -25,7 +25,7 @@ def _without_text(records: list[dict]) -> int:
     return sum(1 for r in records if not (r.get("name") or "").strip() or not (r.get("context") or "").strip())
 
 
-def test_real_achievements_import_with_counts_and_mapped_fields(client, staff, university):
+def test_real_achievements_import_with_counts_and_mapped_fields(client, staff, university, changed_listings):
     records = _records("achievements.jsonl")
     batch, page = upload_and_preview(client, (ZHIBEI / "achievements.jsonl").read_bytes(), "achievements.jsonl",
                                      university)
@@ -36,6 +36,9 @@ def test_real_achievements_import_with_counts_and_mapped_fields(client, staff, u
     batch = Session.get(ImportBatch, batch.id)
     assert (batch.status, batch.imported_count, batch.duplicate_count) == ("done", len(records) - empty, 0)
     assert Session.scalar(sa.select(sa.func.count()).select_from(ResearchResult)) == len(records) - empty
+    # Each published listing is announced once, so matching embeds and indexes it.
+    assert len(changed_listings) == len(set(changed_listings)) == len(records) - empty
+    assert {kind for kind, _id in changed_listings} == {"result"}
 
     first = Session.scalar(sa.select(ResearchResult).where(ResearchResult.external_ref == "zhibei:ach-1-0"))
     assert first.title == "久坐卫士" and first.status == ListingStatus.PUBLISHED
