@@ -46,7 +46,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     url = f"sqlite:///{tmp_path / 'live.db'}"
     Base.metadata.create_all(models.db.get_engine(url))
     app = create_app(test_config={
-        "TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "live-test-secret", "WTF_CSRF_ENABLED": False,
+        "TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "live-test-secret", "WTF_CSRF_ENABLED": True,
         "RATELIMIT_ENABLED": False, "JOBS_SYNC": True, "REDIS_URL": None, "INDEX_DIR": str(tmp_path / "index"),
         "SERVER_NAME": None,
     })
@@ -66,9 +66,10 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
+    import playwright.sync_api as playwright_api
+
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium (apt-get install -y chromium)")
     with playwright_api.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
