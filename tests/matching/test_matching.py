@@ -135,7 +135,7 @@ def test_every_vector_records_model_name_and_dimension(app, publish):
 
 
 def test_listing_without_text_is_refused_and_the_batch_goes_on(app, publish):
-    empty = publish("result", **{**RICE, "title": "\x00\x01", "summary": " ", "description": "\u0007"})
+    empty = publish("result", **{**RICE, "title": "\x01\x02", "summary": " ", "description": "\u0007"})
     bearing = publish("result", **BEARING)
     event = Session.scalar(sa.select(OutboxEvent).where(OutboxEvent.listing_id == empty.id))
     assert event.processed_at is not None and "no text" in event.error
