@@ -9,7 +9,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -63,12 +63,20 @@ class Pinned:
 
 @dataclass(frozen=True)
 class Problem:
+    """The fair to schedule. ``caps`` maps a participant to their own meeting cap, which replaces
+    ``max_meetings_per_participant`` for them (higher or lower); None in either means no cap."""
+
     slots: tuple[Slot, ...]
     tables_per_session: Mapping[int, int]
     meetings: tuple[MeetingSpec, ...]
     unavailable: Mapping[int, frozenset[int]]
     pinned: tuple[Pinned, ...] = ()
     max_meetings_per_participant: int | None = None
+    caps: Mapping[int, int] = field(default_factory=dict)
+
+    def cap_of(self, participant: int) -> int | None:
+        """The most meetings this participant may have, pins included (None: no cap)."""
+        return self.caps.get(participant, self.max_meetings_per_participant)
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,9 @@ def validate(problem: Problem) -> None:
     cap = problem.max_meetings_per_participant
     if cap is not None and cap < 0:
         raise ScheduleError(f"max_meetings_per_participant must be >= 0, got {cap}")
+    for person, own_cap in problem.caps.items():
+        if own_cap < 0:
+            raise ScheduleError(f"participant {person} has a cap of {own_cap}; it must be >= 0")
 
 
 def _validate_slots(problem: Problem) -> dict[int, Slot]:
@@ -192,7 +203,7 @@ class _Prepared:
     options: list[list[int]]  # per free meeting: slot positions both can attend and neither is pinned in
     weights: list[int]  # objective weight per free meeting
     unit: int  # weight share of one meeting; exceeds every possible sum of priority bonuses
-    allowance: dict[int, int] | None  # participant -> meetings still allowed beyond pins (None: no cap)
+    allowance: dict[int, int]  # capped participant -> meetings still allowed beyond pins (absent: no cap)
     meetings_of: dict[int, list[int]]  # participant -> free meetings they are in
     limit: dict[int, int]  # participant -> most free meetings they could possibly have
 
@@ -235,11 +246,12 @@ def _prepare(problem: Problem) -> _Prepared:
         ]
         for m in free
     ]
-    allowance = None
-    cap = problem.max_meetings_per_participant
-    if cap is not None:
-        people = {p for m in free for p in (m.a, m.b)}
-        allowance = {p: max(0, cap - pinned_count[p]) for p in people}
+    allowance: dict[int, int] = {}
+    for person in sorted({p for m in free for p in (m.a, m.b)}):
+        cap = problem.cap_of(person)
+        if cap is not None:
+            # Pins count towards the cap but are never dropped for it, so the allowance stops at zero.
+            allowance[person] = max(0, cap - pinned_count[person])
     lowest = min((m.priority for m in free), default=0)
     bonus = [m.priority - lowest for m in free]
     unit = sum(bonus) + 1
@@ -249,9 +261,7 @@ def _prepare(problem: Problem) -> _Prepared:
         for person in (m.a, m.b):
             meetings_of[person].append(i)
             usable[person].update(options[i])
-    limit = {p: len(slots_) for p, slots_ in usable.items()}
-    if allowance is not None:
-        limit = {p: min(n, allowance[p]) for p, n in limit.items()}
+    limit = {p: min(len(slots_), allowance.get(p, len(slots_))) for p, slots_ in usable.items()}
     return _Prepared(
         slots=slots,
         capacity=capacity,
@@ -282,10 +292,12 @@ class _Board:
 
     def cap_reached(self, i: int) -> bool:
         allowance = self.prep.allowance
-        if allowance is None:
+        if not allowance:
             return False
         m = self.prep.free[i]
-        return self.placed_count[m.a] >= allowance[m.a] or self.placed_count[m.b] >= allowance[m.b]
+        return any(
+            person in allowance and self.placed_count[person] >= allowance[person] for person in (m.a, m.b)
+        )
 
     def saturated(self, person: int) -> bool:
         """True when the person cannot take one more meeting without giving one up."""
@@ -360,10 +372,12 @@ def _greedy_order(prep: _Prepared) -> list[int]:
 
 def _cheap_bound(prep: _Prepared) -> int:
     """An upper bound on free meetings placed, from counting arguments alone."""
-    placeable = [i for i, opts in enumerate(prep.options) if opts]
-    if prep.allowance is not None:
-        allowance = prep.allowance
-        placeable = [i for i in placeable if allowance[prep.free[i].a] and allowance[prep.free[i].b]]
+    allowance = prep.allowance
+    placeable = [
+        i
+        for i, opts in enumerate(prep.options)
+        if opts and allowance.get(prep.free[i].a, 1) and allowance.get(prep.free[i].b, 1)
+    ]
     degree: dict[int, int] = defaultdict(int)
     per_slot_meetings = [0] * len(prep.slots)
     per_slot_people: list[set[int]] = [set() for _ in prep.slots]
@@ -497,7 +511,7 @@ class _Model:
 def _room(prep: _Prepared, board: _Board, released: list[int]) -> tuple[list[int], dict[int, int]]:
     """Tables per slot and meetings per participant left for ``released`` once the others are kept."""
     tables = list(board.left)
-    meetings = dict(prep.allowance) if prep.allowance is not None else {}
+    meetings = dict(prep.allowance)  # uncapped people are limited by their slots alone
     for person, count in board.placed_count.items():
         if person in meetings:
             meetings[person] -= count
@@ -737,7 +751,8 @@ def solve(
     """Schedule as many meetings as possible, stronger matches first among equals.
 
     A pin into a slot one of its participants cannot attend is kept out and reported as
-    ``invalid_pin``. Pins count towards ``max_meetings_per_participant`` but are never dropped for it.
+    ``invalid_pin``. Pins count towards a participant's cap (``caps`` or ``max_meetings_per_participant``)
+    but are never dropped for it.
     ``progress`` receives dicts with ``phase`` ("greedy", "solving", "done"), ``scheduled``,
     ``bound`` and ``seconds``.
     """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
 from unittest import mock
 
@@ -51,7 +52,8 @@ def fairs(draw: st.DrawFn, max_meetings: int = 14, max_slots: int = 3) -> Proble
     }
     pins = _compatible_pins(draw, slots, tables, meetings)
     cap = draw(st.one_of(st.none(), st.integers(0, 3)))
-    return Problem(slots, tables, meetings, unavailable, pins, cap)
+    caps = draw(st.dictionaries(st.integers(1, people), st.integers(0, 3), max_size=people))
+    return Problem(slots, tables, meetings, unavailable, pins, cap, caps)
 
 
 def _compatible_pins(draw: st.DrawFn, slots, tables, meetings) -> tuple[Pinned, ...]:
@@ -101,9 +103,15 @@ def assert_valid(problem: Problem, schedule: Schedule) -> None:
     pinned_people = Counter(
         p for pin in problem.pinned for p in (meetings[pin.meeting_id].a, meetings[pin.meeting_id].b)
     )
-    if problem.max_meetings_per_participant is not None:
-        for person, count in placed.items():
-            assert count <= max(problem.max_meetings_per_participant, pinned_people[person])
+    for person, count in placed.items():
+        cap = cap_of(problem, person)
+        if cap is not None:
+            assert count <= max(cap, pinned_people[person])
+
+
+def cap_of(problem: Problem, person: int) -> int | None:
+    """The cap the tests expect: a participant's own cap replaces the fair-wide one."""
+    return problem.caps[person] if person in problem.caps else problem.max_meetings_per_participant
 
 
 @FAST
@@ -156,8 +164,9 @@ def test_each_reason_matches_the_final_schedule(problem: Problem) -> None:
                 any((p, s) in busy and _pinned_there(problem, p, s) for p in (meeting.a, meeting.b)) for s in common
             )
         elif item.reason == "cap_reached":
-            cap = problem.max_meetings_per_participant
-            assert cap is not None and max(per_person[meeting.a], per_person[meeting.b]) >= cap
+            assert any(
+                cap_of(problem, p) is not None and per_person[p] >= cap_of(problem, p) for p in (meeting.a, meeting.b)
+            )
         elif item.reason == "capacity":
             assert both_free
             assert all(per_slot[s] == problem.tables_per_session[slots[s].session_id] for s in both_free)
@@ -184,7 +193,6 @@ def brute_force_max(problem: Problem) -> int:
     busy = {(p, pin.slot_id) for pin in kept for p in (meetings[pin.meeting_id].a, meetings[pin.meeting_id].b)}
     used = Counter(pin.slot_id for pin in kept)
     count = Counter(p for pin in kept for p in (meetings[pin.meeting_id].a, meetings[pin.meeting_id].b))
-    cap = problem.max_meetings_per_participant
     free = [m for m in problem.meetings if m.id not in pinned]
 
     def best(k: int) -> int:
@@ -193,7 +201,7 @@ def brute_force_max(problem: Problem) -> int:
         meeting = free[k]
         result = best(k + 1)
         people = (meeting.a, meeting.b)
-        if cap is not None and any(count[p] >= cap for p in people):
+        if any(cap_of(problem, p) is not None and count[p] >= cap_of(problem, p) for p in people):
             return result
         for slot_id, slot in slots.items():
             if (
@@ -217,6 +225,7 @@ def brute_force_max(problem: Problem) -> int:
 @given(fairs(max_meetings=7, max_slots=2))
 def test_small_fairs_are_solved_optimally(problem: Problem) -> None:
     schedule = solve(problem, time_limit_s=5.0)
+    assert_valid(problem, schedule)
     best = brute_force_max(problem)
     assert len(schedule.placements) == best
     assert schedule.optimal and schedule.upper_bound == best
@@ -281,6 +290,97 @@ def test_participant_cap_is_respected_and_explained() -> None:
     schedule = solve(one_session_fair(tables=3, slots=3, meetings=meetings, max_meetings_per_participant=2))
     assert len(schedule.placements) == 2
     assert [u.reason for u in schedule.unplaced] == ["cap_reached"]
+
+
+@st.composite
+def capped_fairs(draw: st.DrawFn, max_meetings: int = 14, max_slots: int = 3) -> Problem:
+    """Fairs where everyone in a meeting has their own cap of 0-2, often below their pinned meetings."""
+    problem = draw(fairs(max_meetings=max_meetings, max_slots=max_slots))
+    people = sorted({p for m in problem.meetings for p in (m.a, m.b)})
+    caps = {p: draw(st.integers(0, 2)) for p in people}
+    return replace(problem, caps=caps)
+
+
+def kept_pins(problem: Problem) -> list[Pinned]:
+    meetings = {m.id: m for m in problem.meetings}
+    return [pin for pin in problem.pinned if can_attend(problem, meetings[pin.meeting_id], pin.slot_id)]
+
+
+def assert_caps_held(problem: Problem, schedule: Schedule) -> None:
+    """Nobody gets more than their cap, except by pins, which fill it first and always stay."""
+    meetings = {m.id: m for m in problem.meetings}
+    pinned = Counter(p for pin in kept_pins(problem) for p in (meetings[pin.meeting_id].a, meetings[pin.meeting_id].b))
+    placed = Counter(p for pl in schedule.placements for p in (meetings[pl.meeting_id].a, meetings[pl.meeting_id].b))
+    for person, count in placed.items():
+        cap = cap_of(problem, person)
+        if cap is not None:
+            assert count <= max(cap, pinned[person]), f"participant {person} has {count} meetings, cap {cap}"
+    placements = set(schedule.placements)
+    for pin in kept_pins(problem):
+        assert scheduler.Placement(pin.meeting_id, pin.slot_id, pin.table) in placements, "a pin was dropped"
+
+
+@FAST
+@given(capped_fairs())
+def test_nobody_exceeds_their_own_cap_and_pins_are_never_dropped(problem: Problem) -> None:
+    schedule = solve(problem, time_limit_s=5.0)
+    assert_valid(problem, schedule)
+    assert_caps_held(problem, schedule)
+
+
+@FAST
+@given(capped_fairs())
+def test_the_greedy_schedule_alone_keeps_each_cap(problem: Problem) -> None:
+    # With no time left for LP or CP-SAT, solve returns the greedy schedule.
+    schedule = solve(problem, time_limit_s=0.0)
+    assert_caps_held(problem, schedule)
+
+
+@settings(max_examples=25, deadline=None)
+@given(capped_fairs(max_meetings=10, max_slots=2))
+def test_neighbourhood_search_keeps_each_cap(problem: Problem) -> None:
+    with mock.patch.object(scheduler, "_FULL_MODEL_MAX_VARIABLES", 0):
+        schedule = solve(problem, time_limit_s=5.0)
+    assert_caps_held(problem, schedule)
+    assert len(schedule.placements) <= schedule.upper_bound
+
+
+@FAST
+@given(capped_fairs(max_meetings=7, max_slots=2))
+def test_small_capped_fairs_are_solved_optimally(problem: Problem) -> None:
+    schedule = solve(problem, time_limit_s=5.0)
+    assert_caps_held(problem, schedule)
+    best = brute_force_max(problem)
+    assert len(schedule.placements) == best
+    assert schedule.optimal and schedule.upper_bound == best
+
+
+def test_own_cap_replaces_the_fair_wide_cap_both_ways() -> None:
+    # Person 1 may have 3 meetings though the fair allows 1; person 20 may have none.
+    meetings = (*(MeetingSpec(k, 1, 10 + k) for k in range(1, 4)), MeetingSpec(4, 20, 30), MeetingSpec(5, 31, 32))
+    problem = one_session_fair(
+        tables=3, slots=3, meetings=meetings, max_meetings_per_participant=1, caps={1: 3, 20: 0}
+    )
+    schedule = solve(problem)
+    assert sorted(p.meeting_id for p in schedule.placements) == [1, 2, 3, 5]
+    assert schedule.unplaced == (scheduler.Unplaced(4, "cap_reached"),)
+    assert schedule.upper_bound == 4 and schedule.optimal
+
+
+def test_pins_beyond_a_cap_stay_and_block_further_meetings() -> None:
+    meetings = (MeetingSpec(1, 1, 2), MeetingSpec(2, 1, 3), MeetingSpec(3, 1, 4))
+    problem = one_session_fair(
+        tables=2, slots=3, meetings=meetings, caps={1: 1}, pinned=(Pinned(1, 1, 1), Pinned(2, 2, 1))
+    )
+    schedule = solve(problem)
+    assert {p.meeting_id for p in schedule.placements} == {1, 2}
+    assert schedule.unplaced == (scheduler.Unplaced(3, "cap_reached"),)
+    assert schedule.upper_bound == 2
+
+
+def test_negative_own_cap_is_refused() -> None:
+    with pytest.raises(ScheduleError, match="participant 7 has a cap of -1"):
+        validate(one_session_fair(caps={7: -1}))
 
 
 def test_pin_into_an_unavailable_slot_is_reported_not_placed() -> None:
