@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 
 from matchmaker import i18n
 from matchmaker.reference import INDUSTRY_DIVISIONS, INDUSTRY_SECTIONS, TECH_FIELDS
-from matchmaker.services import audit, jobs, permissions
+from matchmaker.services import audit, fair_notices, jobs, permissions
 from matchmaker.services.errors import Conflict, DomainError, NotAllowed, NotFound, ValidationFailed
 from matchmaker.services.fairs import (
     MEETING_TYPES,
@@ -240,7 +240,9 @@ def send_request(actor: User, requester_id: int, recipient_id: int, message: str
                          message=(message or "").strip(), result_id=result_id, need_id=need_id, score=score,
                          expires_at=utcnow() + timedelta(hours=fair.request_expiry_hours))
     Session.add(req)
+    Session.flush()  # the notification's dedupe key needs the request id
     audit.record(actor.id, "fair.request.send", req, {"recipient_id": [None, recipient.id]})
+    fair_notices.request_sent(req)
     Session.commit()
     return req
 
@@ -252,10 +254,15 @@ def get_request(request_id: int) -> MeetingRequest:
     return req
 
 
+def _expire(req: MeetingRequest) -> None:
+    req.status = RequestStatus.EXPIRED
+    audit.record(None, "fair.request.expire", req, {"status": [RequestStatus.PENDING, RequestStatus.EXPIRED]})
+    fair_notices.request_expired(req)
+
+
 def _expire_if_due(req: MeetingRequest) -> bool:
     if req.status == RequestStatus.PENDING and aware(req.expires_at) <= utcnow():
-        req.status = RequestStatus.EXPIRED
-        audit.record(None, "fair.request.expire", req, {"status": [RequestStatus.PENDING, RequestStatus.EXPIRED]})
+        _expire(req)
         return True
     return False
 
@@ -282,6 +289,7 @@ def respond(actor: User, request_id: int, accept: bool, note: str | None = None)
     changes = audit.apply(req, {"status": RequestStatus.ACCEPTED if accept else RequestStatus.DECLINED,
                                 "responded_at": utcnow(), "response_note": (note or "").strip() or None})
     audit.record(actor.id, "fair.request.respond", req, changes)
+    fair_notices.request_answered(req, accepted=accept)
     Session.commit()
     return req
 
@@ -303,8 +311,7 @@ def expire_requests(now: datetime | None = None) -> int:
     due = list(Session.scalars(sa.select(MeetingRequest).where(
         MeetingRequest.status == RequestStatus.PENDING, MeetingRequest.expires_at <= now)))
     for req in due:
-        req.status = RequestStatus.EXPIRED
-        audit.record(None, "fair.request.expire", req, {"status": [RequestStatus.PENDING, RequestStatus.EXPIRED]})
+        _expire(req)
     Session.commit()
     return len(due)
 
@@ -340,6 +347,7 @@ def create_meeting(actor: User, a_id: int, b_id: int, result_id: int | None = No
         # The staff decision answers the open request for both sides.
         pending.status = RequestStatus.ACCEPTED
         pending.responded_at = utcnow()
+        fair_notices.request_answered(pending, accepted=True)
     meeting = FairMeeting(fair_id=a.fair_id, a_id=a.id, b_id=b.id, result_id=result_id, need_id=need_id,
                           created_by_id=actor.id, request_id=pending.id if pending else None)
     Session.add(meeting)

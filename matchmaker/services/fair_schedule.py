@@ -2,6 +2,7 @@
 background job with progress, store placements, and let staff pin, move, unschedule or cancel by hand."""
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,9 +11,9 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from matchmaker.engine import scheduler
-from matchmaker.services import audit, jobs
+from matchmaker.services import audit, fair_notices, jobs
 from matchmaker.services.errors import Conflict, DomainError, NotFound
-from matchmaker.services.fair_meetings import get_meeting
+from matchmaker.services.fair_meetings import effective_cap, get_meeting
 from matchmaker.services.fairs import available_slot_ids, get_fair, require_staff
 from models import (
     Fair,
@@ -79,10 +80,12 @@ def build_problem(fair: Fair) -> Mapped:
         if meeting.slot_id is not None and (meeting.pinned or meeting.status in DONE_STATUSES):
             pins.append(scheduler.Pinned(meeting.id, meeting.slot_id, meeting.table_no))
     unavailable = {pid: all_slot_ids - frozenset(available_slot_ids(p)) for pid, p in people.items()}
+    # Requests and staff are held to the lower of the two caps, so the solver is too.
+    caps = {pid: effective_cap(p) for pid, p in people.items() if p.max_meetings is not None}
     problem = scheduler.Problem(
         slots=slots, tables_per_session={s.id: s.tables for s in sessions}, meetings=tuple(specs),
         unavailable=unavailable, pinned=tuple(pins),
-        max_meetings_per_participant=fair.max_meetings_per_participant)
+        max_meetings_per_participant=fair.max_meetings_per_participant, caps=caps)
     return Mapped(problem, excluded)
 
 
@@ -143,7 +146,8 @@ def run_schedule(run_id: int) -> None:
 
         limit = float(current_app.config.get("FAIR_SCHEDULE_SECONDS", 8.0))
         schedule = scheduler.solve(mapped.problem, time_limit_s=limit, progress=progress)
-        store_schedule(fair, mapped, schedule)
+        changed = store_schedule(fair, mapped, schedule)
+        fair_notices.schedule_changed(fair, run.id, changed)
         run.finished_at = utcnow()
         run.scheduled = len(schedule.placements)
         run.upper_bound = schedule.upper_bound
@@ -166,11 +170,15 @@ def run_schedule(run_id: int) -> None:
             raise
 
 
-def store_schedule(fair: Fair, mapped: Mapped, schedule: scheduler.Schedule) -> None:
-    """Replace every unpinned placement with the solver's answer; pinned meetings stay put."""
+def store_schedule(fair: Fair, mapped: Mapped, schedule: scheduler.Schedule) -> dict[int, int]:
+    """Replace every unpinned placement with the solver's answer; pinned meetings stay put.
+
+    Returns, per participant, how many of their meetings were placed or moved (slot or table).
+    """
     kept = {p.meeting_id for p in mapped.problem.pinned}
     invalid = {u.meeting_id for u in schedule.unplaced if u.reason == scheduler.INVALID_PIN}
     by_id = {m.id: m for m in _schedulable(fair.id)}
+    before = {m.id: (m.slot_id, m.table_no) for m in by_id.values()}
     for meeting_id, meeting in by_id.items():
         if meeting_id not in kept or meeting_id in invalid:
             meeting.slot_id, meeting.table_no = None, None
@@ -185,6 +193,13 @@ def store_schedule(fair: Fair, mapped: Mapped, schedule: scheduler.Schedule) -> 
     for meeting_id, reason in mapped.excluded.items():
         by_id[meeting_id].unplaced_reason = reason
     fair.schedule_updated_at = utcnow()
+    changed: dict[int, int] = defaultdict(int)
+    for placement in schedule.placements:
+        if before[placement.meeting_id] != (placement.slot_id, placement.table):
+            meeting = by_id[placement.meeting_id]
+            for person in (meeting.a_id, meeting.b_id):
+                changed[person] += 1
+    return dict(changed)
 
 
 # --- changes by hand --------------------------------------------------------------------------

@@ -31,6 +31,11 @@ MESSAGES: dict[str, str] = {
     "introduction.expired": N_('Your introduction request about "%(title)s" expired without an answer'),
     "introduction.reminder": N_('An introduction request about "%(title)s" is waiting for your answer'),
     "deal.next_action_due": N_('The next action on deal "%(title)s" is overdue: %(action)s'),
+    "fair.request.received": N_('%(requester)s asked to meet you at "%(fair)s"'),
+    "fair.request.accepted": N_('%(recipient)s accepted your meeting request at "%(fair)s"'),
+    "fair.request.declined": N_('%(recipient)s declined your meeting request at "%(fair)s"'),
+    "fair.request.expired": N_('The meeting request between you and %(other)s at "%(fair)s" expired unanswered'),
+    "fair.schedule.changed": N_('Your meeting schedule at "%(fair)s" changed: %(count)s meetings placed or moved'),
 }
 FALLBACK = N_("Update: %(title)s")
 DIGEST_KINDS = ("match.new",)  # other kinds send their own mail when they happen

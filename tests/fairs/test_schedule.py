@@ -109,3 +109,28 @@ def test_cancelled_meeting_frees_its_table(make, world):
     fair_schedule.move(world.staff, second.id, slot.id, 1)
     assert Session.get(FairMeeting, first.id).status == "cancelled"
     assert Session.get(FairMeeting, second.id).table_no == 1
+
+
+def test_a_participants_own_cap_holds_in_the_schedule(make, world):
+    others = _people(make, world, 3)
+    for p in others:
+        fair_meetings.create_meeting(world.staff, world.research.id, p.id)
+    fair_meetings.create_meeting(world.staff, world.company.id, others[0].id)
+    fairs.set_cap(world.staff, world.research.id, 1)  # lowered after the meetings were agreed
+    assert fair_schedule.build_problem(world.fair).problem.caps == {world.research.id: 1}
+    fair_schedule.start_run(world.staff, world.fair.id)
+    research_meetings = Session.query(FairMeeting).filter_by(a_id=world.research.id).all()
+    assert sum(m.slot_id is not None for m in research_meetings) == 1
+    assert sorted(m.unplaced_reason or "" for m in research_meetings) == ["", "cap_reached", "cap_reached"]
+    assert Session.query(FairMeeting).filter_by(a_id=world.company.id).one().slot_id is not None
+
+
+def test_the_lower_of_the_fair_cap_and_a_personal_cap_is_passed_on(make, world):
+    world.fair.max_meetings_per_participant = 2
+    Session.commit()
+    fairs.set_cap(world.staff, world.research.id, 5)
+    fairs.set_cap(world.staff, world.company.id, 1)
+    fair_meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    problem = fair_schedule.build_problem(world.fair).problem
+    assert (problem.max_meetings_per_participant, dict(problem.caps)) == (
+        2, {world.research.id: 2, world.company.id: 1})

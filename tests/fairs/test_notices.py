@@ -1,0 +1,138 @@
+"""Notifications about fair meeting requests (sent, answered, expired) and schedule changes."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from flask_babel import force_locale
+
+from matchmaker.services import fair_meetings, fair_schedule, fairs, notifications
+from matchmaker.services.errors import Conflict
+from models import FairMeeting, Notification, Role, Session, User, utcnow
+from models.fairs import ParticipantType, RegistrationStatus
+
+
+@pytest.fixture
+def app_config(app_config):
+    return {**app_config, "FAIR_SCHEDULE_SECONDS": 2.0}
+
+
+def inbox(user: User) -> list[Notification]:
+    return list(Session.query(Notification).filter_by(user_id=user.id).order_by(Notification.id))
+
+
+def texts(user: User, lang: str = "en") -> list[str]:
+    with force_locale(lang):
+        return [notifications.render(n) for n in inbox(user)]
+
+
+def no_account_person(world, make) -> object:
+    """Registered by staff with an email no user account has."""
+    org = make.org()
+    participant = fairs.register(world.staff, world.fair.id, fairs.Registration(
+        name="陈工", email="chen.gong@nowhere.cn", participant_type=ParticipantType.ENTERPRISE,
+        organization_id=org.id))
+    fairs.set_registration_status(world.staff, participant.id, RegistrationStatus.VALIDATED)
+    return participant
+
+
+def test_a_sent_request_notifies_the_recipient_only(world):
+    req = fair_meetings.send_request(world.researcher, world.research.id, world.company.id, "想聊聊")
+    assert texts(world.enterprise) == [f'林教授 asked to meet you at "{world.fair.name}"']
+    assert texts(world.enterprise, "zh") == [f"林教授 邀请您在“{world.fair.name}”上洽谈"]
+    assert inbox(world.enterprise)[0].link == f"/fairs/{world.fair.id}/requests?as={world.company.id}"
+    assert inbox(world.enterprise)[0].dedupe_key == f"fair:request:{req.id}:received:u{world.enterprise.id}"
+    assert inbox(world.researcher) == []
+
+
+@pytest.mark.parametrize(("accept", "text"), [(True, "accepted"), (False, "declined")])
+def test_the_answer_notifies_the_sender(world, accept, text):
+    req = fair_meetings.send_request(world.researcher, world.research.id, world.company.id, "")
+    fair_meetings.respond(world.enterprise, req.id, accept=accept)
+    assert texts(world.researcher) == [f'黄经理 {text} your meeting request at "{world.fair.name}"']
+    assert inbox(world.researcher)[0].link == f"/fairs/{world.fair.id}/requests?as={world.research.id}"
+    assert len(inbox(world.enterprise)) == 1  # only the request itself
+
+
+def test_staff_making_the_meeting_accepts_the_open_request_for_the_sender(world):
+    fair_meetings.send_request(world.researcher, world.research.id, world.company.id, "")
+    fair_meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    assert texts(world.researcher) == [f'黄经理 accepted your meeting request at "{world.fair.name}"']
+
+
+def test_an_expired_request_notifies_both_sides_once(world):
+    fair_meetings.send_request(world.researcher, world.research.id, world.company.id, "")
+    assert fair_meetings.expire_requests(now=utcnow() + timedelta(hours=49)) == 1
+    assert fair_meetings.expire_requests(now=utcnow() + timedelta(hours=50)) == 0
+    expired = f'at "{world.fair.name}" expired unanswered'
+    assert texts(world.researcher) == [f"The meeting request between you and 黄经理 {expired}"]
+    assert texts(world.enterprise)[1:] == [f"The meeting request between you and 林教授 {expired}"]
+
+
+def test_a_request_found_expired_when_answered_notifies_both(world):
+    req = fair_meetings.send_request(world.researcher, world.research.id, world.company.id, "")
+    req.expires_at = utcnow() - timedelta(minutes=1)
+    Session.commit()
+    with pytest.raises(Conflict):
+        fair_meetings.respond(world.enterprise, req.id, accept=True)
+    assert [n.kind for n in inbox(world.researcher)] == ["fair.request.expired"]
+    assert [n.kind for n in inbox(world.enterprise)] == ["fair.request.received", "fair.request.expired"]
+
+
+def test_participants_without_an_account_get_no_notification(make, world):
+    nobody = no_account_person(world, make)
+    req = fair_meetings.send_request(world.researcher, world.research.id, nobody.id, "")
+    fair_meetings.respond(world.staff, req.id, accept=False)
+    assert texts(world.researcher) == [f'陈工 declined your meeting request at "{world.fair.name}"']
+    assert Session.query(Notification).count() == 1
+
+
+def test_an_account_made_after_registration_receives_notifications(make, world):
+    nobody = no_account_person(world, make)
+    late = make.user(Role.ENTERPRISE, email="Chen.Gong@nowhere.cn")
+    fair_meetings.send_request(world.researcher, world.research.id, nobody.id, "")
+    assert [n.kind for n in inbox(late)] == ["fair.request.received"]
+
+
+def _meetings_with_research(make, world, n: int) -> list[tuple[User, object]]:
+    people = [world.add_person(make, Role.ENTERPRISE, ParticipantType.ENTERPRISE) for _ in range(n)]
+    for _user, participant in people:
+        fair_meetings.create_meeting(world.staff, world.research.id, participant.id)
+    return people
+
+
+def schedule_notices(user: User) -> list[Notification]:
+    return [n for n in inbox(user) if n.kind == "fair.schedule.changed"]
+
+
+def test_a_schedule_run_notifies_each_participant_once(make, world):
+    people = _meetings_with_research(make, world, 3)
+    fair_schedule.start_run(world.staff, world.fair.id)
+    mine = schedule_notices(world.researcher)
+    assert len(mine) == 1 and mine[0].params["count"] == 3
+    assert mine[0].link == f"/fairs/participants/{world.research.id}/schedule"
+    with force_locale("zh"):
+        assert notifications.render(mine[0]) == f"您在“{world.fair.name}”的洽谈日程有变动：3 场洽谈已安排或调整"
+    for user, _participant in people:
+        assert [n.params["count"] for n in schedule_notices(user)] == [1]
+    assert schedule_notices(world.enterprise) == []  # the company has no meeting
+
+
+def test_a_rerun_notifies_only_those_whose_meetings_moved(make, world):
+    (kept_user, _kept), (moved_user, moved) = _meetings_with_research(make, world, 2)
+    fair_schedule.start_run(world.staff, world.fair.id)
+    fair_schedule.start_run(world.staff, world.fair.id)  # the same answer: nothing moved
+    assert len(schedule_notices(world.researcher)) == 1
+    meeting = Session.query(FairMeeting).filter_by(b_id=moved.id).one()
+    fair_schedule.unschedule(world.staff, meeting.id)
+    fair_schedule.start_run(world.staff, world.fair.id)  # places it again
+    assert [n.params["count"] for n in schedule_notices(world.researcher)] == [2, 1]
+    assert len(schedule_notices(moved_user)) == 2
+    assert len(schedule_notices(kept_user)) == 1
+
+
+def test_participants_see_the_notice_on_their_notifications_page(client, auth, world):
+    fair_meetings.send_request(world.researcher, world.research.id, world.company.id, "")
+    auth.login(world.enterprise)
+    page = client.get("/notifications/?lang=zh").get_data(as_text=True)
+    assert f"林教授 邀请您在“{world.fair.name}”上洽谈" in page
