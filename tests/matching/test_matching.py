@@ -213,3 +213,21 @@ def test_index_status_command_reports_generations(app, publish, runner):
 def test_snapshots_live_under_index_dir(app, publish):
     publish("result", **BEARING)
     assert list(Path(app.config["INDEX_DIR"]).glob("result-*.faiss"))
+
+
+def test_changing_the_model_re_embeds_everything_in_the_background(app, publish, tmp_path):
+    bearing = publish("result", **BEARING)
+    old_name = embedding.get_embedder().info.name
+    # The same weights under another name: what the platform sees when a deployment changes models.
+    source = embedding.default_model_path()
+    other = tmp_path / "other-model"
+    other.mkdir()
+    for item in source.iterdir():
+        if item.name != "README.md":
+            (other / item.name).symlink_to(item)
+    (other / "README.md").write_text("---\nmodel_name: test/renamed-e5\n---\n", encoding="utf-8")
+    app.config["EMBEDDING_MODEL"] = str(other)
+    assert matching_outbox.reconcile()["embedded"] == 1
+    names = set(Session.scalars(sa.select(ListingVector.model_name).where(ListingVector.listing_id == bearing.id)))
+    assert names == {old_name, "test/renamed-e5"}
+    assert bearing.id in matching_index.reader_index("result")
