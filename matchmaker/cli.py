@@ -7,7 +7,7 @@ import click
 from flask import Flask, current_app
 
 # Feature modules under matchmaker.commands; each exposes `commands` (a list of click commands).
-COMMAND_MODULES = ("core", "imports", "matching")
+COMMAND_MODULES = ("core", "imports", "matching", "stats")
 
 
 def init_app(app: Flask) -> None:

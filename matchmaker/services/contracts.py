@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.exc import StaleDataError
 
 from matchmaker import reference
-from matchmaker.services import audit, deals, permissions
+from matchmaker.services import audit, deals, permissions, stats
 from matchmaker.services.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from models import (
     Contract,
@@ -236,6 +236,7 @@ def add(values: dict[str, Any], actor_id: int | None, source: str = "form") -> C
     contract = Contract(**values, source=source, created_by_id=actor_id, updated_by_id=actor_id)
     Session.add(contract)
     Session.flush()
+    stats.count_change(None, stats.counted(contract))
     audit.record(actor_id, "contract.create", contract, {k: v for k, v in values.items() if v not in (None, "")})
     _move_deal(contract, actor_id)
     return contract
@@ -257,11 +258,13 @@ def update(user: User, contract_id: int, data: ContractInput, expected_version: 
     if expected_version is None or contract.version != expected_version:
         raise _conflict(contract)
     values = validate(data, contract_id=contract.id)
+    before = stats.counted(contract)
     changes = audit.apply(contract, values)
     if not changes:
         return contract
     contract.updated_by_id = user.id
     try:
+        stats.count_change(before, stats.counted(contract))
         audit.record(user.id, "contract.update", contract, changes)
         _move_deal(contract, user.id)
         Session.commit()

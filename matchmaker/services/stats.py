@@ -1,9 +1,11 @@
 """Contract statistics (number, 成交额, 技术交易额) by period and breakdown, and the conversion funnel
-from suggestion to contract. Every figure is one SQL GROUP BY; Python only labels the groups."""
+from suggestion to contract. Contract figures come from a monthly summary kept here and adjusted by
+the contracts service in the same transaction as each contract, so they always equal the contracts'
+sums while the dashboard reads thousands of rows, not every contract of the period."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -13,6 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects import postgresql, sqlite
 
 from matchmaker import reference
 from matchmaker.services.deals import stage_rank
@@ -30,6 +33,7 @@ from models import (
     Notification,
     Session,
 )
+from models.deals import ContractMonthStat
 
 PERIODS = ("year", "quarter", "month", "all")
 GROUPS = ("month", "quarter", "year", "type", "field", "party", "flow", "institution", "fair")
@@ -134,45 +138,131 @@ class Dashboard:
     funnel_by_fair: list[dict[str, Any]] = field(default_factory=list)
 
 
-# --- SQL building blocks ----------------------------------------------------------------------
+# --- the monthly summary: upkeep ----------------------------------------------------------------
 
-_MEASURES = (
-    sa.func.count().label("n"),
-    sa.func.coalesce(sa.func.sum(Contract.amount_fen), 0).label("amount"),
-    sa.func.coalesce(sa.func.sum(Contract.tech_amount_fen), 0).label("tech"),
-)
+# The breakdowns ContractMonthStat keeps, each with a contract's key under it ("" when not given).
+# Flows keep the two regions and are bucketed when read, so a new HOME_REGION needs no recount.
+_DIMENSIONS: dict[str, Callable[[Any], str]] = {
+    "month": lambda c: "",
+    "type": lambda c: c.contract_type,
+    "field": lambda c: c.tech_field or "",
+    "party": lambda c: c.seller_party_type,
+    "flow": lambda c: f"{c.seller_region}>{c.buyer_region}",
+    "institution": lambda c: c.seller_name,
+    "fair": lambda c: str(c.fair_id) if c.fair_id else "",
+}
+_COUNTED_FIELDS = ("signing_date", "fair_id", "contract_type", "tech_field", "seller_party_type", "seller_region",
+                   "buyer_region", "seller_name", "amount_fen", "tech_amount_fen")
+_MEASURE_COLUMNS = ("contracts", "amount_fen", "tech_amount_fen")
+# Any constant: every writer of the summary takes this PostgreSQL transaction lock first.
+_SUMMARY_LOCK = 0x6D6D_7374
 
-
-def _where(stmt: Any, scope: Scope, with_period: bool = True) -> Any:
-    start, end = scope.bounds()
-    if with_period and start is not None:
-        stmt = stmt.where(Contract.signing_date >= start, Contract.signing_date < end)
-    if scope.fair_id:
-        stmt = stmt.where(Contract.fair_id == scope.fair_id)
-    return stmt
-
-
-def _flow_expr(home: str) -> Any:
-    """reference.region_flow in SQL: compare region codes at the level of the home code."""
-    digits = 2 if home.endswith("0000") else 4 if home.endswith("00") else 6
-    prefix = home[:digits]
-    buyer_home = sa.func.substr(Contract.buyer_region, 1, digits) == prefix
-    seller_home = sa.func.substr(Contract.seller_region, 1, digits) == prefix
-    return sa.case(
-        (sa.and_(buyer_home, seller_home), "within"),
-        (seller_home, "outward"),
-        (buyer_home, "inward"),
-        else_="external",
-    )
+SummaryKey = tuple[int, date, str, str]  # fair_key, month, dimension, key
 
 
-def _year_expr() -> Any:
-    return sa.cast(sa.extract("year", Contract.signing_date), sa.Integer)
+@dataclass(frozen=True)
+class Counted:
+    """What one contract contributes to the summary: its keys and its two amounts."""
+
+    keys: tuple[SummaryKey, ...]
+    amount_fen: int
+    tech_amount_fen: int
 
 
-def _month_expr() -> Any:
-    return sa.cast(sa.extract("month", Contract.signing_date), sa.Integer)
+def counted(contract: Any) -> Counted:
+    """The summary keys of a Contract (or of a row with its column names) as it stands now."""
+    month = contract.signing_date.replace(day=1)
+    fair_keys = (0, contract.fair_id) if contract.fair_id else (0,)
+    keys = tuple((fair_key, month, dimension, key_of(contract))
+                 for fair_key in fair_keys for dimension, key_of in _DIMENSIONS.items())
+    return Counted(keys, int(contract.amount_fen), int(contract.tech_amount_fen))
 
+
+def count_change(before: Counted | None, after: Counted | None) -> None:
+    """Move a contract's figures in the summary from what it was (None: new) to what it is (None:
+    deleted), in the caller's transaction. Services call it for every contract they write."""
+    deltas: dict[SummaryKey, list[int]] = {}
+    if before is not None:
+        _accumulate(deltas, before, -1)
+    if after is not None:
+        _accumulate(deltas, after, 1)
+    changed = {key: delta for key, delta in deltas.items() if any(delta)}
+    if changed:
+        _lock_summary()
+        _upsert(changed)
+
+
+def _accumulate(sums: dict[SummaryKey, list[int]], entry: Counted, sign: int) -> None:
+    for key in entry.keys:
+        total = sums.setdefault(key, [0, 0, 0])
+        total[0] += sign
+        total[1] += sign * entry.amount_fen
+        total[2] += sign * entry.tech_amount_fen
+
+
+def _dialect() -> str:
+    return Session.get_bind().dialect.name
+
+
+def _lock_summary() -> None:
+    # Two transactions adding contracts of several months would lock the same summary rows in
+    # different orders and deadlock; one writer at a time costs little at contract-registry rates.
+    if _dialect() == "postgresql":
+        Session.execute(sa.select(sa.func.pg_advisory_xact_lock(_SUMMARY_LOCK)))
+
+
+def _summary_row(key: SummaryKey, measures: list[int] | tuple[int, ...]) -> dict[str, Any]:
+    return {"fair_key": key[0], "month": key[1], "dimension": key[2], "key": key[3],
+            **dict(zip(_MEASURE_COLUMNS, measures, strict=True))}
+
+
+def _upsert(deltas: dict[SummaryKey, list[int]]) -> None:
+    table = ContractMonthStat.__table__
+    insert = postgresql.insert if _dialect() == "postgresql" else sqlite.insert
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(index_elements=list(table.primary_key.columns),
+                                      set_={name: table.c[name] + stmt.excluded[name] for name in _MEASURE_COLUMNS})
+    Session.execute(stmt, [_summary_row(key, delta) for key, delta in sorted(deltas.items())])
+
+
+def recount_summary() -> dict[SummaryKey, tuple[int, int, int]]:
+    """The summary worked out afresh from every contract."""
+    sums: dict[SummaryKey, list[int]] = {}
+    stmt = sa.select(*(getattr(Contract, name) for name in _COUNTED_FIELDS)).execution_options(yield_per=5000)
+    for row in Session.execute(stmt):
+        _accumulate(sums, counted(row), 1)
+    return {key: (n, amount, tech) for key, (n, amount, tech) in sums.items()}
+
+
+def stored_summary() -> dict[SummaryKey, tuple[int, int, int]]:
+    """The summary as stored, without the keys whose contracts all moved away."""
+    table = ContractMonthStat
+    stmt = sa.select(table.fair_key, table.month, table.dimension, table.key,
+                     *(getattr(table, name) for name in _MEASURE_COLUMNS)).where(table.contracts != 0)
+    return {(r.fair_key, r.month, r.dimension, r.key): (r.contracts, r.amount_fen, r.tech_amount_fen)
+            for r in Session.execute(stmt)}
+
+
+def summary_differences() -> list[SummaryKey]:
+    """Keys whose stored sums differ from a recount: empty unless contracts were written around
+    the contracts service."""
+    stored, fresh = stored_summary(), recount_summary()
+    return sorted(key for key in stored.keys() | fresh.keys() if stored.get(key) != fresh.get(key))
+
+
+def rebuild_summary(batch: int = 5000) -> int:
+    """Replace the summary by a recount of the contracts (after contracts were written around the
+    contracts service, e.g. loaded with COPY); commits and returns the number of summary rows."""
+    _lock_summary()
+    rows = [_summary_row(key, sums) for key, sums in sorted(recount_summary().items())]
+    Session.execute(sa.delete(ContractMonthStat))
+    for start in range(0, len(rows), batch):
+        Session.execute(sa.insert(ContractMonthStat.__table__), rows[start:start + batch])
+    Session.commit()
+    return len(rows)
+
+
+# --- reading the summary ------------------------------------------------------------------------
 
 @dataclass
 class _Rec:
@@ -185,74 +275,82 @@ class _Rec:
     y: int | None = None
     m: int | None = None
 
-
-# Group -> the SQL key expressions (by name) it groups on; "total" groups on nothing.
-def _key_exprs(group: str) -> dict[str, Any]:
-    home = current_app.config["HOME_REGION"]
-    return {
-        "month": {"y": _year_expr(), "m": _month_expr()},
-        "year": {"y": _year_expr()},
-        "type": {"k": Contract.contract_type},
-        "field": {"k": Contract.tech_field},
-        "party": {"k": Contract.seller_party_type},
-        "flow": {"k": _flow_expr(home)},
-        "institution": {"k": Contract.seller_name},
-        "fair": {"k": Contract.fair_id},
-        "total": {},
-    }[group]
+    def add(self, other: _Rec) -> None:
+        self.n += other.n
+        self.amount += other.amount
+        self.tech += other.tech
 
 
-def _rec(row: Any, **keys: Any) -> _Rec:
-    return _Rec(n=int(row.n), amount=int(row.amount), tech=int(row.tech), **keys)
+_KEYED = ("type", "field", "party", "flow", "institution", "fair")
+_MONTHLY = ("total", "month", "year")
 
 
-def _fetch(group: str, scope: Scope) -> list[_Rec]:
-    """One GROUP BY for one breakdown (the long view by year ignores the period)."""
-    exprs = _key_exprs(group)
-    keys = [expr.label(name) for name, expr in exprs.items()]
-    stmt = _where(sa.select(*keys, *_MEASURES), scope, with_period=group != "year")
-    if keys:
-        stmt = stmt.group_by(*keys)
-    return [_rec(row, **{name: getattr(row, name) for name in exprs}) for row in Session.execute(stmt)]
+def _sums() -> tuple[Any, ...]:
+    table = ContractMonthStat
+    return (sa.func.sum(table.contracts).label("n"), sa.func.sum(table.amount_fen).label("amount"),
+            sa.func.sum(table.tech_amount_fen).label("tech"))
 
 
-_ONE_PASS_DIMENSIONS = ("y", "m", "type", "field", "party", "flow", "fair", "institution")
-_ONE_PASS_SETS = {"month": ("y", "m"), "type": ("type",), "field": ("field",), "party": ("party",),
-                  "flow": ("flow",), "fair": ("fair",), "institution": ("institution",), "total": ()}
-
-
-def _fetch_all_one_pass(scope: Scope) -> dict[str, list[_Rec]]:
-    """Every breakdown of the period from a single scan with GROUPING SETS (PostgreSQL): the
-    dashboard reads the period's contracts once instead of once per table. The long view by year
-    is its own query, which the (signing_date, amounts) index answers without the table."""
-    dims = {"y": _year_expr(), "m": _month_expr(), "type": Contract.contract_type,
-            "field": Contract.tech_field, "party": Contract.seller_party_type,
-            "flow": _flow_expr(current_app.config["HOME_REGION"]), "fair": Contract.fair_id,
-            "institution": Contract.seller_name}
-    inner = _where(sa.select(*(expr.label(name) for name, expr in dims.items()),
-                             Contract.amount_fen, Contract.tech_amount_fen), scope)
-    sub = inner.subquery()
-    cols = [sub.c[name] for name in _ONE_PASS_DIMENSIONS]
-    width = len(_ONE_PASS_DIMENSIONS)
-    # GROUPING(...) sets a bit (leftmost argument = highest bit) for each column a set leaves out.
-    by_mask = {sum(1 << (width - 1 - i) for i, name in enumerate(_ONE_PASS_DIMENSIONS) if name not in keys): group
-               for group, keys in _ONE_PASS_SETS.items()}
-    stmt = sa.select(*cols, sa.func.grouping(*cols).label("g"), sa.func.count().label("n"),
-                     sa.func.coalesce(sa.func.sum(sub.c.amount_fen), 0).label("amount"),
-                     sa.func.coalesce(sa.func.sum(sub.c.tech_amount_fen), 0).label("tech"),
-                     ).group_by(sa.func.grouping_sets(*(sa.tuple_(*(sub.c[k] for k in keys))
-                                                        for keys in _ONE_PASS_SETS.values())))
-    found: dict[str, list[_Rec]] = {group: [] for group in (*_ONE_PASS_SETS, "year")}
-    for row in Session.execute(stmt):
-        group = by_mask[row.g]
-        if group == "month":
-            found[group].append(_rec(row, y=row.y, m=row.m))
-        elif group == "total":
-            found[group].append(_rec(row))
-        else:
-            found[group].append(_rec(row, k=getattr(row, group)))
-    found["year"] = _fetch("year", scope)
+def _fetch(groups: Iterable[str], scope: Scope) -> dict[str, list[_Rec]]:
+    """Grouped records of the scope for each named group (SHAPERS' keys) from the summary."""
+    groups = list(groups)
+    found: dict[str, list[_Rec]] = {}
+    keyed = [group for group in groups if group in _KEYED]
+    if keyed:
+        found.update(_fetch_keyed(keyed, scope))
+    if any(group in _MONTHLY for group in groups):
+        found.update(_fetch_monthly(scope))
     return found
+
+
+def _fetch_keyed(dimensions: list[str], scope: Scope) -> dict[str, list[_Rec]]:
+    """The period's sums under each key of the given breakdowns: one GROUP BY over its months."""
+    table = ContractMonthStat
+    stmt = (sa.select(table.dimension, table.key, *_sums())
+            .where(table.fair_key == (scope.fair_id or 0), table.dimension.in_(dimensions))
+            .group_by(table.dimension, table.key).having(sa.func.sum(table.contracts) != 0))
+    start, end = scope.bounds()
+    if start is not None:
+        stmt = stmt.where(table.month >= start, table.month < end)
+    found: dict[str, list[_Rec]] = {dimension: [] for dimension in dimensions}
+    for row in Session.execute(stmt):
+        key: Any = row.key or None
+        if row.dimension == "fair" and key is not None:
+            key = int(key)
+        found[row.dimension].append(_Rec(int(row.n), int(row.amount), int(row.tech), k=key))
+    if "flow" in found:
+        found["flow"] = _flows(found["flow"])
+    return found
+
+
+def _flows(pairs: list[_Rec]) -> list[_Rec]:
+    """Region pairs ("seller>buyer") summed into reference.region_flow's buckets."""
+    home = current_app.config["HOME_REGION"]
+    buckets: dict[str, _Rec] = {}
+    for rec in pairs:
+        seller, _sep, buyer = str(rec.k or "").partition(">")
+        flow = reference.region_flow(buyer or None, seller or None, home)
+        buckets.setdefault(flow, _Rec(0, 0, 0, k=flow)).add(rec)
+    return list(buckets.values())
+
+
+def _fetch_monthly(scope: Scope) -> dict[str, list[_Rec]]:
+    """Months of the period, its total, and every year (the long view by year ignores the period)."""
+    table = ContractMonthStat
+    stmt = sa.select(table.month, table.contracts, table.amount_fen, table.tech_amount_fen).where(
+        table.fair_key == (scope.fair_id or 0), table.dimension == "month", table.contracts != 0)
+    start, end = scope.bounds()
+    months: list[_Rec] = []
+    total = _Rec(0, 0, 0)
+    years: dict[int, _Rec] = {}
+    for row in Session.execute(stmt):
+        rec = _Rec(int(row.contracts), int(row.amount_fen), int(row.tech_amount_fen),
+                   y=row.month.year, m=row.month.month)
+        years.setdefault(row.month.year, _Rec(0, 0, 0, y=row.month.year)).add(rec)
+        if start is None or start <= row.month < end:
+            months.append(rec)
+            total.add(rec)
+    return {"month": months, "total": [total], "year": list(years.values())}
 
 
 # --- shaping grouped records into labelled rows ------------------------------------------------
@@ -325,7 +423,7 @@ SHAPERS: dict[str, Callable[[list[_Rec], Scope, str], list[Row]]] = {
 # --- breakdowns ---------------------------------------------------------------------------------
 
 def totals(scope: Scope) -> Row:
-    return _shape_total(_fetch("total", scope), scope, "zh")[0]
+    return _shape_total(_fetch(["total"], scope)["total"], scope, "zh")[0]
 
 
 def _quarters_from(months: list[Row]) -> list[Row]:
@@ -344,7 +442,7 @@ def breakdown(group: str, scope: Scope, lang: str = "zh") -> list[Row]:
         raise ValueError(f"unknown group {group!r}")
     if group == "quarter":
         return _quarters_from(breakdown("month", scope, lang))
-    return SHAPERS[group](_fetch(group, scope), scope, lang)
+    return SHAPERS[group](_fetch([group], scope)[group], scope, lang)
 
 
 def _named(group: str) -> Callable[[Scope, str], list[Row]]:
@@ -468,8 +566,10 @@ def funnel_by_fair(scope: Scope) -> list[dict[str, Any]]:
     intentions = per_fair(sa.select(Deal.fair_id, sa.func.count(sa.distinct(Deal.id)))
                           .join(DealStageChange, DealStageChange.deal_id == Deal.id)
                           .where(Deal.fair_id.in_(ids), DealStageChange.to_stage.in_(later)).group_by(Deal.fair_id))
-    signed = {r.fair_id: r for r in Session.execute(
-        sa.select(Contract.fair_id, *_MEASURES).where(Contract.fair_id.in_(ids)).group_by(Contract.fair_id))}
+    signed = {r.fair_key: r for r in Session.execute(
+        sa.select(ContractMonthStat.fair_key, *_sums()).where(
+            ContractMonthStat.fair_key.in_(ids), ContractMonthStat.dimension == "month")
+        .group_by(ContractMonthStat.fair_key))}
     rows = []
     for fair in fairs:
         contracts = signed.get(fair.id)
@@ -489,12 +589,8 @@ DASHBOARD_GROUPS = ("month", "quarter", "type", "field", "party", "flow", "insti
 
 
 def dashboard(scope: Scope, lang: str = "zh") -> Dashboard:
-    """Every table and the funnel. On PostgreSQL the contract tables come from one GROUPING SETS
-    scan; elsewhere from one GROUP BY each. Both give the same rows."""
-    if Session.get_bind().dialect.name == "postgresql":
-        found = _fetch_all_one_pass(scope)
-    else:
-        found = {group: _fetch(group, scope) for group in SHAPERS}
+    """Every table and the funnel; the contract tables take two queries of the monthly summary."""
+    found = _fetch(SHAPERS, scope)
     board = Dashboard(scope=scope, totals=_shape_total(found["total"], scope, lang)[0])
     for group in DASHBOARD_GROUPS:
         if group == "quarter":

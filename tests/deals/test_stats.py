@@ -79,7 +79,7 @@ def test_totals_and_breakdowns_equal_hand_sums(app, fixed):
         }
 
 
-def test_flow_in_sql_agrees_with_the_reference_function(app, fixed):
+def test_flows_agree_with_the_reference_function(app, fixed):
     home = app.config["HOME_REGION"]
     expected: dict[str, int] = {}
     for row in FIXED:
@@ -187,7 +187,7 @@ def test_funnel_counts_and_conversion(app, people, make):
 @pytest.mark.parametrize("scope", [YEAR, stats.Scope(period="quarter", year=2025, quarter=2),
                                    stats.Scope(period="all"), stats.Scope(period="year", year=2025, fair_id=1)])
 def test_the_dashboard_equals_each_breakdown_asked_alone(app, fixed, scope):
-    # On PostgreSQL the dashboard reads every table in one GROUPING SETS scan; the API asks one at a time.
+    # The dashboard fetches every table together from the summary; the API asks for one at a time.
     if scope.fair_id:
         scope = stats.Scope(period="year", year=2025, fair_id=fixed.id)
     with app.test_request_context("/?lang=en"):
