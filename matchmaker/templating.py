@@ -73,6 +73,14 @@ def unread_count() -> int:
     return Session.scalar(stmt) or 0
 
 
+def org_name(org: object | None) -> str:
+    """An organization's name in the page's language: the English name on English pages when it has one."""
+    if org is None:
+        return ""
+    name_en = getattr(org, "name_en", None)
+    return name_en if name_en and i18n.current_lang() == "en" else getattr(org, "name", "")
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
@@ -80,6 +88,7 @@ def init_app(app: Flask) -> None:
         fen, negotiable_label=negotiable if negotiable is not None else _("Negotiable")
     )
     app.jinja_env.filters["day"] = i18n.format_day
+    app.jinja_env.filters["org_name"] = org_name
 
     @app.context_processor
     def _globals() -> dict[str, object]:

@@ -21,7 +21,7 @@ ORGANIZATIONS = [
     ("闽南材料研究所", "Minnan Institute of Materials", OrgKind.INSTITUTE, "021", "350500"),
     ("海峡智能装备有限公司", "Straits Intelligent Equipment Co., Ltd.", OrgKind.ENTERPRISE, "150", "350500"),
     ("清源食品股份有限公司", "Qingyuan Foods Co., Ltd.", OrgKind.ENTERPRISE, "160", "350200"),
-    ("泉州市科学技术局", "Quanzhou Science and Technology Bureau", OrgKind.BUREAU, "011", "350500"),
+    ("泉州市科学技术局", "Quanzhou Science and Technology Bureau", OrgKind.BUREAU, "010", "350500"),
     ("刺桐技术转移中心", "Citong Technology Transfer Center", OrgKind.AGENCY, "170", "350500"),
 ]
 
