@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from matchmaker.services import demo
-from models import Contract, Fair, ResearchResult, Session, TechNeed, User
+from models import Contract, Deal, Fair, ResearchResult, Session, TechNeed, User
 
 pytestmark = pytest.mark.browser
 
@@ -31,13 +31,14 @@ def _paths() -> list[str]:
     secret = first_id(ResearchResult, ResearchResult.status == "published", ResearchResult.confidential.is_(True))
     need = first_id(TechNeed, TechNeed.status == "published")
     contract = first_id(Contract)
+    deal = first_id(Deal)
     fairs = list(Session.scalars(sa.select(Fair.id).order_by(Fair.id)))
     paths = [
         "/", "/results", "/results?q=" + quote("预测性维护"), "/needs?industry_section=C", f"/result/{result}",
         f"/result/{secret}", f"/need/{need}", "/need/new", "/my/listings", "/admin/", "/admin/review",
         "/admin/users", "/admin/organizations", "/admin/imports/", "/introductions/", "/deals/board", "/deals/",
-        "/contracts/", "/contracts/new", f"/contracts/{contract}", "/stats/", "/stats/public", "/fairs/",
-        "/notifications/", "/account/profile",
+        f"/deals/{deal}", "/contracts/", "/contracts/new", f"/contracts/{contract}", "/stats/", "/stats/public",
+        "/fairs/", "/notifications/", "/account/profile",
     ]
     for fair in fairs:
         paths += [f"/fairs/{fair}", f"/fairs/{fair}/participants", f"/fairs/{fair}/schedule", f"/fairs/{fair}/report"]
