@@ -1,6 +1,8 @@
 """Database, demo data and the development server."""
 from __future__ import annotations
 
+import os
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -42,6 +44,8 @@ def serve(host: str, port: int) -> None:
     if jobs.mode() == "inprocess":
         jobs.start_inprocess_beat(app)
     click.echo(f"Matchmaker is serving at http://{host}:{port}")
+    # app.run() refuses to start when launched from the `flask` command; this command is the server.
+    os.environ.pop("FLASK_RUN_FROM_CLI", None)
     app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
 
 

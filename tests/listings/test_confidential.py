@@ -123,4 +123,4 @@ def test_export_follows_the_filters_and_localizes_headers(client, make, login, e
 def test_export_headers_are_chinese_by_default(client, make, login):
     make.result(title="石墨烯散热膜")
     login(make.user(Role.ENTERPRISE))
-    assert _csv(client).splitlines()[0].startswith("ID,标题,公开简介")
+    assert _csv(client).splitlines()[0].startswith("编号,标题,公开简介")
