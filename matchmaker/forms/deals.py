@@ -138,6 +138,16 @@ def yuan_to_fen(text: str | None) -> int | None:
     return int(amount * 100)
 
 
+def region_choices(lang: str) -> list[tuple[str, str]]:
+    """GB/T 2260 regions in list order, each named in full ("福建省泉州市") in the viewer's language."""
+    return [(code, reference.region_name(code, lang)) for code in reference.REGIONS.codes]
+
+
+def unlisted_region_label(code: str, lang: str) -> str:
+    name = reference.region_name(code, lang)
+    return f"{name} ({code})" if name and name != code else code
+
+
 def fen_to_text(fen: int | None) -> str:
     return "" if fen is None else f"{Decimal(fen) / 100:.2f}"
 
@@ -181,12 +191,14 @@ class ContractForm(FlaskForm):
     seller_name = StringField(_l("Seller"), validators=[Optional(), _too_long(200)],
                               description=_l("Filled from the organization when left empty."))
     seller_entity_type = SelectField(_l("Seller's legal-entity type"), validators=[Optional()])
-    seller_region = StringField(_l("Seller's region code"), validators=[Optional(), _too_long(6)])
+    seller_region = SelectField(_l("Seller's region"), validate_choice=False,
+                                description=_l("Filled from the organization when left empty."))
     buyer_org_id = SelectField(_l("Buyer on the platform"), coerce=_optional_int, validate_choice=False)
     buyer_name = StringField(_l("Buyer"), validators=[Optional(), _too_long(200)],
                              description=_l("Filled from the organization when left empty."))
     buyer_entity_type = SelectField(_l("Buyer's legal-entity type"), validators=[Optional()])
-    buyer_region = StringField(_l("Buyer's region code"), validators=[Optional(), _too_long(6)])
+    buyer_region = SelectField(_l("Buyer's region"), validate_choice=False,
+                               description=_l("Filled from the organization when left empty."))
     deal_id = IntegerField(_l("Deal number"), validators=[Optional()])
     result_id = IntegerField(_l("Research result number"), validators=[Optional()])
     need_id = IntegerField(_l("Technical need number"), validators=[Optional()])
@@ -208,6 +220,19 @@ class ContractForm(FlaskForm):
         self.seller_org_id.choices = [BLANK, *organizations]
         self.buyer_org_id.choices = [BLANK, *organizations]
         self.fair_id.choices = [BLANK, *fairs]
+        self._lang = lang
+        regions = [BLANK, *region_choices(lang)]
+        self.seller_region.choices = regions
+        self.buyer_region.choices = list(regions)
+        self._keep_unlisted_regions()
+
+    def _keep_unlisted_regions(self) -> None:
+        """A code outside the list (a district from an import, or a typo posted by hand) stays
+        selected and shown, so saving the form neither drops it nor hides the service's error."""
+        for select in (self.seller_region, self.buyer_region):
+            code = select.data or ""
+            if code and code not in {value for value, _label in select.choices}:
+                select.choices = [*select.choices, (code, unlisted_region_label(code, self._lang))]
 
     def to_input(self) -> contracts.ContractInput:
         return contracts.ContractInput(
@@ -234,6 +259,7 @@ class ContractForm(FlaskForm):
                                                                             else value)
         if version is not None:
             self.version.data = str(version)
+        self._keep_unlisted_regions()
 
 
 class ImportForm(FlaskForm):

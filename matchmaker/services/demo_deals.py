@@ -9,8 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from matchmaker import reference
-from matchmaker.services import contracts, deals
+from matchmaker.services import contracts, deals, introductions
 from models import (
+    Deal,
     DealOrigin,
     DealStage,
     Fair,
@@ -76,7 +77,8 @@ def _published(model: Any) -> list[Any]:
 
 
 def _deals(orgs: list[Any], users: dict[str, Any], broker_id: int | None) -> list[Any]:
-    """Two introductions and one deal per stage, when the listings demo has published some results."""
+    """Two introductions (one pending, one accepted) and one deal per stage, when the listings demo
+    has published some results."""
     results, needs = _published(ResearchResult), _published(TechNeed)
     buyers = [o for o in orgs if o.kind == "enterprise"]
     if not results or not buyers:
@@ -87,9 +89,12 @@ def _deals(orgs: list[Any], users: dict[str, Any], broker_id: int | None) -> lis
         requested_by_id=enterprise.id if enterprise else None, origin=DealOrigin.MATCH,
         message="我们在做设备预测性维护，想了解这项成果能否用于我们的产线。", status=IntroductionStatus.PENDING)
     Session.add(intro_pending)
+    _accepted_introduction(users, needs)
     stages = [DealStage.INTRODUCED, DealStage.MEETING_HELD, DealStage.NEGOTIATING, DealStage.INTENTION_SIGNED,
               DealStage.CONTRACT_SIGNED, DealStage.LOST]
-    origins = [DealOrigin.MATCH, DealOrigin.FAIR, DealOrigin.SEARCH, DealOrigin.OFFLINE]
+    # One origin per stage above; the search and offline deals stay out of the matchmaking funnel.
+    origins = [DealOrigin.MATCH, DealOrigin.FAIR, DealOrigin.SEARCH, DealOrigin.MATCH, DealOrigin.MATCH,
+               DealOrigin.OFFLINE]
     actions = ["电话确认双方会面时间", "发送技术资料与报价", "安排企业到实验室考察", "起草合作意向书",
                "协助办理合同登记", ""]
     made = []
@@ -101,7 +106,7 @@ def _deals(orgs: list[Any], users: dict[str, Any], broker_id: int | None) -> lis
             continue
         need = next((n for n in needs if n.organization_id == buyer.id), None)
         deal = deals.open_deal(result.id, need.id if need else None, result.organization_id, buyer.id, broker_id,
-                               origins[i % len(origins)], stage=stage if stage != DealStage.LOST else "introduced",
+                               origins[i], stage=stage if stage != DealStage.LOST else "introduced",
                                actor_id=broker_id, commit=False)
         if stage == DealStage.LOST:
             deals.set_stage(deal, DealStage.LOST, broker_id, None)
@@ -114,6 +119,26 @@ def _deals(orgs: list[Any], users: dict[str, Any], broker_id: int | None) -> lis
     return made
 
 
+def _accepted_introduction(users: dict[str, Any], needs: list[Any]) -> None:
+    """The enterprise asks to meet the owner of a confidential result and the researcher accepts,
+    through the services: the enterprise now sees the result's details and contact, and the deal
+    that opened with the introduction starts the pipeline."""
+    enterprise, researcher = users.get("enterprise@demo.cn"), users.get("researcher@demo.cn")
+    if enterprise is None or researcher is None:
+        return
+    Session.flush()
+    secret = Session.scalar(sa.select(ResearchResult).where(
+        ResearchResult.status == ListingStatus.PUBLISHED, ResearchResult.confidential.is_(True),
+        ResearchResult.organization_id == researcher.organization_id).order_by(ResearchResult.id).limit(1))
+    if secret is None:
+        return
+    own_need = next((n for n in needs if n.organization_id == enterprise.organization_id), None)
+    intro = introductions.request(enterprise, introductions.RequestInput(
+        "result", secret.id, "我们的电机下线检验还靠老师傅听声音，想详细了解这套系统的检测精度和部署方式。",
+        origin=DealOrigin.MATCH, counterpart_listing_id=own_need.id if own_need else None))
+    introductions.accept(researcher, intro.id, "欢迎来实验室看演示，联系方式已开放。")
+
+
 def _note(author_id: int | None, body: str) -> Any:
     from models import DealNote
 
@@ -121,20 +146,29 @@ def _note(author_id: int | None, body: str) -> Any:
 
 
 def _contracts(rng: random.Random, orgs: list[Any], pipeline: list[Any], actor_id: int | None) -> None:
+    """About a year of registered contracts. Most are historical, with no deal and no fair, as a
+    bureau's register is; the first closes the signed deal, the second the deal opened by an
+    intention at the finished fair, and two more were signed after that fair by parties who met
+    there and are linked to it by hand."""
     sellers = [(o.name, o.entity_type, o.region, o.id) for o in orgs if o.kind in ("university", "institute")]
     sellers += [(*party, None) for party in OUTSIDE_SELLERS]
     buyers = [(o.name, o.entity_type, o.region, o.id) for o in orgs if o.kind == "enterprise"]
     buyers += [(*party, None) for party in OUTSIDE_BUYERS]
-    fairs = list(Session.scalars(sa.select(Fair).order_by(Fair.start_date)))
     today = date.today()
     signed_deal = next((d for d in pipeline if d.stage == DealStage.CONTRACT_SIGNED), None)
+    past_fair = Session.scalar(sa.select(Fair).where(Fair.end_date < today - timedelta(days=30))
+                               .order_by(Fair.start_date.desc()).limit(1))
+    fair_deal = Session.scalar(sa.select(Deal).where(
+        Deal.fair_id == past_fair.id, Deal.fair_meeting_id.is_not(None),
+        Deal.stage == DealStage.INTENTION_SIGNED).order_by(Deal.id).limit(1)) if past_fair is not None else None
     for i in range(CONTRACT_COUNT):
         ctype = rng.choice(list(PROJECTS))
         signing = today - timedelta(days=rng.randint(0, 364))
+        if past_fair is not None and i in (1, 2, 3):
+            signing = min(today, past_fair.end_date + timedelta(days=12 * i))
         seller, buyer = rng.choice(sellers), rng.choice(buyers)
         amount_yuan = round(10 ** rng.uniform(4.5, 6.8), -2)  # about ¥3万 to ¥630万
         tech_share = 1.0 if ctype in ("consulting", "service") else rng.uniform(0.6, 1.0)
-        fair = next((f for f in reversed(fairs) if f.start_date <= signing), None) if rng.random() < 0.25 else None
         data = contracts.ContractInput(
             contract_type=ctype, contract_subtype=rng.choice(reference.subtypes_of(ctype)),
             project_name=f"{rng.choice(PROJECTS[ctype])}（{i + 1:03d}）",
@@ -146,10 +180,13 @@ def _contracts(rng: random.Random, orgs: list[Any], pipeline: list[Any], actor_i
             tech_field=rng.choice(FIELDS_BY_TYPE[ctype]),
             seller_org_id=seller[3], seller_name=seller[0], seller_entity_type=seller[1], seller_region=seller[2],
             buyer_org_id=buyer[3], buyer_name=buyer[0], buyer_entity_type=buyer[1], buyer_region=buyer[2],
-            fair_id=fair.id if fair is not None else None,
         )
         if i == 0 and signed_deal is not None:
             _link_to_deal(data, signed_deal)
+        elif i == 1 and fair_deal is not None:
+            _link_to_deal(data, fair_deal)
+        elif i in (2, 3) and past_fair is not None:
+            data.fair_id = past_fair.id
         contracts.add(contracts.validate(data), actor_id, source="demo")
 
 

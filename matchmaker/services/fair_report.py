@@ -1,5 +1,6 @@
-"""The fair report: registrations, meeting funnel, no-show rate, intentions, contracts and their value,
-as figures for the page and as an XLSX workbook."""
+"""The fair report: registrations, meetings and no-shows, the outcomes recorded at the tables, the
+fair's contacts followed to registered contracts (as the statistics count them) and the contracts
+linked to the fair, as figures for the page and as an XLSX workbook."""
 from __future__ import annotations
 
 import io
@@ -10,9 +11,10 @@ from flask_babel import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from matchmaker.services import stats
 from matchmaker.services.fair_meetings import meeting_status_label, outcome_label
 from matchmaker.services.fairs import get_fair, participant_type_label
-from models import FairMeeting, FairParticipant, MeetingRequest, Session
+from models import Contract, FairMeeting, FairParticipant, MeetingRequest, Session
 from models.fairs import MeetingOutcome, MeetingStatus, RegistrationStatus, RequestStatus
 
 
@@ -30,10 +32,15 @@ class Figures:
     scheduled: int = 0
     held: int = 0
     no_show: int = 0
+    # Outcomes recorded at the tables during the fair, one per meeting.
     follow_ups: int = 0
-    intentions: int = 0
+    intentions_at_meetings: int = 0
     contracts_at_meetings: int = 0
-    contracts: int = 0         # registered technology contracts attributed to the fair
+    # The fair's contacts followed to today, as the statistics dashboard counts them for this fair:
+    # requests → accepted → held → intention → a registered contract linked to the meeting's deal.
+    funnel: list[stats.FunnelStep] = field(default_factory=list)
+    # Registered technology contracts whose fair is this one (Contract.fair_id), however they came about.
+    contracts: int = 0
     contract_amount_fen: int = 0
     contract_tech_amount_fen: int = 0
 
@@ -43,16 +50,17 @@ class Figures:
         due = self.held + self.no_show
         return self.no_show / due if due else None
 
-    def funnel(self) -> list[tuple[str, int]]:
-        return [
-            (_("Meeting requests sent"), self.requests),
-            (_("Requests accepted"), self.requests_accepted),
-            (_("Meetings agreed"), self.meetings),
-            (_("Meetings scheduled"), self.scheduled),
-            (_("Meetings held"), self.held),
-            (_("Intentions signed"), self.intentions),
-            (_("Contracts signed"), self.contracts_at_meetings),
-        ]
+    def step(self, key: str) -> stats.FunnelStep:
+        return next(s for s in self.funnel if s.key == key)
+
+    @property
+    def contracts_from_meetings(self) -> int:
+        """Registered contracts linked to the deals this fair's meetings opened."""
+        return self.step("contracts").contracts or 0
+
+    @property
+    def contracts_from_meetings_amount_fen(self) -> int:
+        return self.step("contracts").amount_fen or 0
 
 
 def _count(stmt: sa.Select) -> int:
@@ -86,21 +94,14 @@ def figures(fair_id: int) -> Figures:
         f.held += status == MeetingStatus.HELD
         f.no_show += status == MeetingStatus.NO_SHOW
         f.follow_ups += outcome == MeetingOutcome.FOLLOW_UP
-        f.intentions += outcome == MeetingOutcome.INTENTION
+        f.intentions_at_meetings += outcome == MeetingOutcome.INTENTION
         f.contracts_at_meetings += outcome == MeetingOutcome.CONTRACT
-    _add_contracts(f, fair.id)
-    return f
-
-
-def _add_contracts(f: Figures, fair_id: int) -> None:
-    try:
-        from models.deals import Contract
-    except ImportError:  # contracts are another feature; the report works without them
-        return
+    f.funnel = stats.funnel(stats.Scope(period="all", fair_id=fair.id))
     n, amount, tech = Session.execute(sa.select(
         sa.func.count(), sa.func.coalesce(sa.func.sum(Contract.amount_fen), 0),
-        sa.func.coalesce(sa.func.sum(Contract.tech_amount_fen), 0)).where(Contract.fair_id == fair_id)).one()
+        sa.func.coalesce(sa.func.sum(Contract.tech_amount_fen), 0)).where(Contract.fair_id == fair.id)).one()
     f.contracts, f.contract_amount_fen, f.contract_tech_amount_fen = int(n), int(amount), int(tech)
+    return f
 
 
 def percent(part: int, whole: int) -> int:
@@ -121,11 +122,17 @@ def xlsx(fair_id: int) -> bytes:
     summary = [
         (_("Registrations"), f.registrations), (_("Validated"), f.validated), (_("Checked in"), f.checked_in),
         *[(participant_type_label(t), n) for t, n in sorted(f.by_type.items())],
-        *f.funnel(),
+        (_("Meeting requests sent"), f.requests), (_("Requests accepted"), f.requests_accepted),
+        (_("Meetings agreed"), f.meetings), (_("Meetings scheduled"), f.scheduled), (_("Meetings held"), f.held),
         (_("No-shows"), f.no_show),
         (_("No-show rate"), f"{rate:.1%}" if rate is not None else "—"),
-        (_("Follow-ups planned"), f.follow_ups),
-        (_("Technology contracts registered"), f.contracts),
+        (_("Outcome recorded at the meeting: follow-up"), f.follow_ups),
+        (_("Outcome recorded at the meeting: intention signed"), f.intentions_at_meetings),
+        (_("Outcome recorded at the meeting: contract signed"), f.contracts_at_meetings),
+        *[(_("Followed to today: %(step)s", step=step.label), step.count) for step in f.funnel],
+        (_("Registered contracts linked to deals of the fair meetings"), f.contracts_from_meetings),
+        (_("Their contract value (yuan)"), f.contracts_from_meetings_amount_fen / 100),
+        (_("Technology contracts registered with a link to this fair"), f.contracts),
         (_("Contract value (yuan)"), f.contract_amount_fen / 100),
         (_("Technology transaction value (yuan)"), f.contract_tech_amount_fen / 100),
     ]

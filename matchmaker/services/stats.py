@@ -5,6 +5,7 @@ sums while the dashboard reads thousands of rows, not every contract of the peri
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -23,17 +24,20 @@ from models import (
     DEAL_STAGE_ORDER,
     Contract,
     Deal,
+    DealOrigin,
     DealStage,
     DealStageChange,
     Fair,
     FairMeeting,
     Introduction,
+    IntroductionStatus,
     MatchFeedback,
     MeetingRequest,
     Notification,
     Session,
 )
 from models.deals import ContractMonthStat
+from models.fairs import MeetingOutcome, MeetingStatus, RequestStatus
 
 PERIODS = ("year", "quarter", "month", "all")
 GROUPS = ("month", "quarter", "year", "type", "field", "party", "flow", "institution", "fair")
@@ -52,6 +56,14 @@ GROUP_TITLES = {
 }
 
 
+def _within(text: Any, low: int, high: int) -> int | None:
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        return None
+    return value if low <= value <= high else None
+
+
 @dataclass(frozen=True)
 class Scope:
     """Which contracts count: a calendar period (or all) and optionally one fair."""
@@ -64,23 +76,40 @@ class Scope:
 
     @classmethod
     def parse(cls, args: Any, today: date | None = None) -> Scope:
-        """From query arguments; anything malformed falls back to the current year."""
+        """From query arguments; anything malformed falls back to the current year.
+
+        `period` is year, quarter, month or all, with `quarter` / `month` naming which one (the
+        API's form), or one picker value naming both: q1..q4, m1..m12 (the dashboard's form, so a
+        single choice shows that quarter or month)."""
         today = today or date.today()
 
         def number(name: str, low: int, high: int) -> int | None:
-            try:
-                value = int(args.get(name) or "")
-            except (TypeError, ValueError):
-                return None
-            return value if low <= value <= high else None
+            return _within(args.get(name), low, high)
 
-        period = args.get("period") if args.get("period") in PERIODS else "year"
+        period = str(args.get("period") or "")
+        quarter, month = number("quarter", 1, 4), number("month", 1, 12)
+        picked = re.fullmatch(r"([qm])(\d{1,2})", period.lower())
+        if picked:
+            kind, value = picked.groups()
+            period = "quarter" if kind == "q" else "month"
+            quarter = _within(value, 1, 4) if kind == "q" else None
+            month = _within(value, 1, 12) if kind == "m" else None
+        if period not in PERIODS or (picked and not (quarter or month)):
+            period = "year"
         year = number("year", 1987, 2200) or today.year
-        quarter = number("quarter", 1, 4) or (today.month + 2) // 3
-        month = number("month", 1, 12) or today.month
         return cls(period=period, year=None if period == "all" else year,
-                   quarter=quarter if period == "quarter" else None,
-                   month=month if period == "month" else None, fair_id=number("fair", 1, 2**31 - 1))
+                   quarter=(quarter or (today.month + 2) // 3) if period == "quarter" else None,
+                   month=(month or today.month) if period == "month" else None,
+                   fair_id=number("fair", 1, 2**31 - 1))
+
+    @property
+    def picker(self) -> str:
+        """The dashboard's period picker value for this scope (see parse)."""
+        if self.period == "quarter" and self.quarter:
+            return f"q{self.quarter}"
+        if self.period == "month" and self.month:
+            return f"m{self.month}"
+        return self.period
 
     def bounds(self) -> tuple[date | None, date | None]:
         """[start, end) dates of the period; (None, None) for all time."""
@@ -125,8 +154,11 @@ class FunnelStep:
     key: str
     label: str
     count: int
-    rate: float | None = None          # from the previous step
-    rate_from_top: float | None = None
+    rate: float | None = None           # share of the previous step
+    rate_from_top: float | None = None  # share of the first thread step (contacts requested)
+    comparable: bool = True             # False: not a subset of the previous step, so no rate ("n/a")
+    contracts: int | None = None        # last step: the contracts linked to its threads' deals
+    amount_fen: int | None = None       # and their 成交额
 
 
 @dataclass
@@ -459,15 +491,50 @@ by_institution, by_fair = _named("institution"), _named("fair")
 
 
 # --- funnel -------------------------------------------------------------------------------------
+#
+# A funnel follows threads: one contact between two parties, from its request to a contract. A
+# thread counts under a step only when it got that far (skipped steps count as passed), so every
+# step is a subset of the one above it and no rate can exceed 100%.
+
+THREAD_STEPS = ("requests", "accepted", "meetings", "intentions", "contracts")
 
 FUNNEL_LABELS = {
     "suggestions": _l("Match suggestions"),
-    "introductions": _l("Introductions"),
-    "requests": _l("Meeting requests"),
-    "meetings": _l("Meetings"),
+    "requests": _l("Contacts requested"),
+    "accepted": _l("Contacts accepted"),
+    "meetings": _l("Meetings held"),
     "intentions": _l("Intentions signed"),
-    "contracts": _l("Contracts"),
+    "contracts": _l("Led to a technology contract"),
 }
+
+# Deals opened by hand that still came from the platform's matchmaking.
+_MATCHMAKING_ORIGINS = (DealOrigin.MATCH, DealOrigin.FAIR)
+_INTENTION_OUTCOMES = (MeetingOutcome.INTENTION, MeetingOutcome.CONTRACT)
+
+
+@dataclass
+class _Thread:
+    """What is known of one thread: from its request or fair meeting, and from its deal, if any."""
+
+    fair_id: int | None = None
+    agreed: bool = False
+    met: bool = False
+    intention: bool = False
+    deal_rank: int | None = None  # the furthest pipeline stage (stage_rank) its deal reached
+    contracts: int = 0            # registered contracts linked to its deal
+    amount_fen: int = 0
+
+    def reached(self) -> int:
+        """Index in THREAD_STEPS of the furthest step; a later step implies the earlier ones."""
+        rank = -1 if self.deal_rank is None else self.deal_rank
+        if self.contracts:
+            return 4
+        if self.intention or rank >= stage_rank(DealStage.INTENTION_SIGNED):
+            return 3
+        if self.met or rank >= stage_rank(DealStage.MEETING_HELD):
+            return 2
+        # A deal exists only once both sides agreed to talk.
+        return 1 if self.agreed or self.deal_rank is not None else 0
 
 
 def _moment_bounds(scope: Scope) -> tuple[datetime | None, datetime | None]:
@@ -487,16 +554,6 @@ def _in_period(stmt: Any, column: Any, scope: Scope) -> Any:
     return stmt if start is None else stmt.where(column >= start, column < end)
 
 
-def _deals_reaching(stage: str, scope: Scope) -> int:
-    """Deals that moved to `stage` or beyond during the period (skipped stages count as passed)."""
-    later = [s for s in DEAL_STAGE_ORDER if stage_rank(s) >= stage_rank(stage)]
-    stmt = sa.select(sa.func.count(sa.distinct(DealStageChange.deal_id))).where(DealStageChange.to_stage.in_(later))
-    if scope.fair_id:
-        stmt = stmt.join(Deal, Deal.id == DealStageChange.deal_id).where(Deal.fair_id == scope.fair_id)
-        return _count(stmt)
-    return _count(_in_period(stmt, DealStageChange.at, scope))
-
-
 def _suggestions(scope: Scope) -> int:
     """Match notifications sent, else brokers' judged suggestions: whatever the matching side records."""
     notified = _count(_in_period(sa.select(sa.func.count(Notification.id)).where(
@@ -506,44 +563,133 @@ def _suggestions(scope: Scope) -> int:
     return _count(_in_period(sa.select(sa.func.count(MatchFeedback.id)), MatchFeedback.created_at, scope))
 
 
-def funnel(scope: Scope, contracts: int | None = None) -> list[FunnelStep]:
-    """suggestions → introductions → meetings → intentions → contracts, with conversion rates.
+def _with_progress(stmt: Any, deal_id: Any) -> Any:
+    """Add the deal's furthest stage and its linked contracts (count, 成交额) to a thread query."""
+    rank = sa.case({stage: i for i, stage in enumerate(DEAL_STAGE_ORDER)}, value=DealStageChange.to_stage, else_=-1)
+    reached = (sa.select(DealStageChange.deal_id, sa.func.max(rank).label("rank"))
+               .group_by(DealStageChange.deal_id).subquery())
+    linked = (sa.select(Contract.deal_id, sa.func.count().label("n"), sa.func.sum(Contract.amount_fen).label("amount"))
+              .where(Contract.deal_id.is_not(None)).group_by(Contract.deal_id).subquery())
+    return (stmt.add_columns(reached.c.rank, linked.c.n, linked.c.amount)
+            .outerjoin(reached, reached.c.deal_id == deal_id).outerjoin(linked, linked.c.deal_id == deal_id))
 
-    For one fair the top is the fair's meeting requests and meetings are those held there; a stage
-    with nothing recorded at the top (e.g. no matching data yet) is left out rather than shown as 0.
+
+def _progress(row: Any) -> dict[str, Any]:
+    return {"deal_rank": None if row.rank is None else int(row.rank), "contracts": int(row.n or 0),
+            "amount_fen": int(row.amount or 0)}
+
+
+def _threads(scope: Scope, fair_ids: list[int] | None = None) -> list[_Thread]:
+    """The threads a funnel covers.
+
+    - Without a fair (the platform's funnel): introductions requested in the period; meeting
+      requests and organiser-made meetings of fairs that started in the period; deals a broker
+      opened in the period from a match suggestion or a fair without either record.
+    - For one fair (scope.fair_id) or the listed fair_ids: those fairs' meeting requests,
+      organiser-made meetings and deals opened for the fair, whatever the period.
     """
-    counts: list[tuple[str, int]] = []
-    if scope.fair_id:
-        counts.append(("requests", _count(sa.select(sa.func.count(MeetingRequest.id))
-                                          .where(MeetingRequest.fair_id == scope.fair_id))))
-        held = _count(sa.select(sa.func.count(FairMeeting.id)).where(
-            FairMeeting.fair_id == scope.fair_id, FairMeeting.status == "held"))
-        counts.append(("meetings", max(held, _deals_reaching(DealStage.MEETING_HELD, scope))))
-    else:
-        counts.append(("suggestions", _suggestions(scope)))
-        counts.append(("introductions", _count(_in_period(sa.select(sa.func.count(Introduction.id)),
-                                                          Introduction.created_at, scope))))
-        counts.append(("meetings", _deals_reaching(DealStage.MEETING_HELD, scope)))
-    counts.append(("intentions", _deals_reaching(DealStage.INTENTION_SIGNED, scope)))
-    counts.append(("contracts", totals(scope).count if contracts is None else contracts))
-    while len(counts) > 1 and counts[0][1] == 0 and counts[0][0] == "suggestions":
-        counts.pop(0)
-    return _rates(counts)
+    fair_wide = fair_ids is not None or bool(scope.fair_id)
+    wanted = fair_ids if fair_ids is not None else [scope.fair_id] if scope.fair_id else None
+
+    def at_fairs(column: Any) -> Any:
+        if wanted is not None:
+            return column.in_(wanted)
+        start, end = scope.bounds()
+        held = sa.select(Fair.id)
+        return column.in_(held if start is None else held.where(Fair.start_date >= start, Fair.start_date < end))
+
+    threads: list[_Thread] = []
+    if not fair_wide:
+        intros = _in_period(_with_progress(
+            sa.select(Introduction.status).select_from(Introduction)
+            .outerjoin(Deal, Deal.introduction_id == Introduction.id), Deal.id), Introduction.created_at, scope)
+        threads += [_Thread(agreed=row.status == IntroductionStatus.ACCEPTED, **_progress(row))
+                    for row in Session.execute(intros)]
+    requests = _with_progress(
+        sa.select(MeetingRequest.fair_id, MeetingRequest.status.label("request_status"),
+                  FairMeeting.id.label("meeting"), FairMeeting.status, FairMeeting.outcome).select_from(MeetingRequest)
+        .outerjoin(FairMeeting, FairMeeting.request_id == MeetingRequest.id)
+        .outerjoin(Deal, Deal.fair_meeting_id == FairMeeting.id), Deal.id).where(at_fairs(MeetingRequest.fair_id))
+    made = _with_progress(
+        sa.select(FairMeeting.fair_id, sa.literal(RequestStatus.ACCEPTED).label("request_status"),
+                  FairMeeting.id.label("meeting"), FairMeeting.status, FairMeeting.outcome).select_from(FairMeeting)
+        .outerjoin(Deal, Deal.fair_meeting_id == FairMeeting.id), Deal.id).where(
+        FairMeeting.request_id.is_(None), at_fairs(FairMeeting.fair_id))
+    for stmt in (requests, made):
+        threads += [_Thread(fair_id=row.fair_id,
+                            agreed=row.request_status == RequestStatus.ACCEPTED or row.meeting is not None,
+                            met=row.status == MeetingStatus.HELD, intention=row.outcome in _INTENTION_OUTCOMES,
+                            **_progress(row)) for row in Session.execute(stmt)]
+    direct = _with_progress(sa.select(Deal.fair_id).select_from(Deal), Deal.id).where(
+        Deal.introduction_id.is_(None), Deal.fair_meeting_id.is_(None), Deal.origin.in_(_MATCHMAKING_ORIGINS))
+    direct = direct.where(at_fairs(Deal.fair_id)) if fair_wide else _in_period(direct, Deal.created_at, scope)
+    threads += [_Thread(fair_id=row.fair_id, agreed=True, **_progress(row)) for row in Session.execute(direct)]
+    return threads
 
 
-def _rates(counts: list[tuple[str, int]]) -> list[FunnelStep]:
+@dataclass
+class _Tally:
+    counts: list[int] = field(default_factory=lambda: [0] * len(THREAD_STEPS))
+    contracts: int = 0
+    amount_fen: int = 0
+
+    def add(self, thread: _Thread) -> None:
+        for step in range(thread.reached() + 1):
+            self.counts[step] += 1
+        self.contracts += thread.contracts
+        self.amount_fen += thread.amount_fen
+
+    def get(self, key: str) -> int:
+        return self.counts[THREAD_STEPS.index(key)]
+
+
+def _tally(threads: Iterable[_Thread]) -> _Tally:
+    tally = _Tally()
+    for thread in threads:
+        tally.add(thread)
+    return tally
+
+
+def funnel(scope: Scope) -> list[FunnelStep]:
+    """Match suggestions → contacts requested → accepted → meetings held → intentions → contracts.
+
+    Each thread step counts the threads (see _threads) that reached it, from the first record of
+    the thread in the scope to today:
+    - requests: every thread (an introduction requested, a fair meeting request or an
+      organiser-made meeting, or a deal opened by hand from a match suggestion or a fair);
+    - accepted: the introduction or meeting request was accepted, or the meeting or deal exists;
+    - meetings: the fair meeting was held, or the deal reached "meeting held" or beyond;
+    - intentions: a fair meeting recorded an intention or a contract, or the deal reached
+      "intention signed" or beyond (a contract signed but not yet registered stays here);
+    - contracts: at least one registered technology contract is linked to the thread's deal
+      (Contract.deal_id); a deal with several contracts counts once (`contracts` and `amount_fen`
+      of that step give the contracts themselves). Contracts linked to no deal, such as imported
+      historical ones, are in the contract tables only.
+    Rates are shares of the step above and of the requests. Match suggestions, when any are
+    recorded, come first for context: they are not linked to requests one by one, so the requests'
+    rate is not comparable ("n/a").
+    """
+    tally = _tally(_threads(scope))
     steps: list[FunnelStep] = []
-    top = counts[0][1] if counts else 0
-    for i, (key, n) in enumerate(counts):
-        prev = counts[i - 1][1] if i else None
-        steps.append(FunnelStep(key, str(FUNNEL_LABELS[key]), n,
-                                rate=(n / prev if prev else None) if i else None,
-                                rate_from_top=(n / top if top else None) if i else None))
+    suggestions = 0 if scope.fair_id else _suggestions(scope)
+    if suggestions:
+        steps.append(FunnelStep("suggestions", str(FUNNEL_LABELS["suggestions"]), suggestions))
+    top = tally.counts[0]
+    for i, key in enumerate(THREAD_STEPS):
+        n = tally.counts[i]
+        if i == 0:
+            steps.append(FunnelStep(key, str(FUNNEL_LABELS[key]), n, comparable=not suggestions))
+            continue
+        prev = tally.counts[i - 1]
+        steps.append(FunnelStep(key, str(FUNNEL_LABELS[key]), n, rate=n / prev if prev else None,
+                                rate_from_top=n / top if top else None))
+    steps[-1].contracts, steps[-1].amount_fen = tally.contracts, tally.amount_fen
     return steps
 
 
 def funnel_by_fair(scope: Scope) -> list[dict[str, Any]]:
-    """One row per fair held in the period: requests, meetings held, intentions, contracts, 成交额."""
+    """One row per fair that started in the period (or the scope's fair): its threads' funnel
+    (as in `funnel` for that fair), the contracts linked to their deals and their 成交额."""
     stmt = sa.select(Fair.id, Fair.name, Fair.start_date).order_by(Fair.start_date.desc())
     start, end = scope.bounds()
     if start is not None:
@@ -551,35 +697,19 @@ def funnel_by_fair(scope: Scope) -> list[dict[str, Any]]:
     if scope.fair_id:
         stmt = stmt.where(Fair.id == scope.fair_id)
     fairs = list(Session.execute(stmt.limit(100)))
-    ids = [f.id for f in fairs]
-    if not ids:
+    if not fairs:
         return []
-
-    def per_fair(stmt: Any) -> dict[int, int]:
-        return {k: int(v) for k, v in Session.execute(stmt)}
-
-    requests = per_fair(sa.select(MeetingRequest.fair_id, sa.func.count()).where(
-        MeetingRequest.fair_id.in_(ids)).group_by(MeetingRequest.fair_id))
-    held = per_fair(sa.select(FairMeeting.fair_id, sa.func.count()).where(
-        FairMeeting.fair_id.in_(ids), FairMeeting.status == "held").group_by(FairMeeting.fair_id))
-    later = [s for s in DEAL_STAGE_ORDER if stage_rank(s) >= stage_rank(DealStage.INTENTION_SIGNED)]
-    intentions = per_fair(sa.select(Deal.fair_id, sa.func.count(sa.distinct(Deal.id)))
-                          .join(DealStageChange, DealStageChange.deal_id == Deal.id)
-                          .where(Deal.fair_id.in_(ids), DealStageChange.to_stage.in_(later)).group_by(Deal.fair_id))
-    signed = {r.fair_key: r for r in Session.execute(
-        sa.select(ContractMonthStat.fair_key, *_sums()).where(
-            ContractMonthStat.fair_key.in_(ids), ContractMonthStat.dimension == "month")
-        .group_by(ContractMonthStat.fair_key))}
+    tallies: dict[int, _Tally] = {}
+    for thread in _threads(scope, fair_ids=[f.id for f in fairs]):
+        tallies.setdefault(thread.fair_id, _Tally()).add(thread)  # type: ignore[arg-type]
     rows = []
     for fair in fairs:
-        contracts = signed.get(fair.id)
-        count = int(contracts.n) if contracts else 0
-        meetings = held.get(fair.id, 0)
+        tally = tallies.get(fair.id, _Tally())
+        held, won = tally.get("meetings"), tally.get("contracts")
         rows.append({"fair_id": fair.id, "name": fair.name, "start_date": fair.start_date,
-                     "requests": requests.get(fair.id, 0), "meetings": meetings,
-                     "intentions": intentions.get(fair.id, 0), "contracts": count,
-                     "amount_fen": int(contracts.amount) if contracts else 0,
-                     "meeting_to_contract": (count / meetings) if meetings else None})
+                     **{key: tally.get(key) for key in THREAD_STEPS},
+                     "contract_count": tally.contracts, "amount_fen": tally.amount_fen,
+                     "meeting_to_contract": (won / held) if held else None})
     return rows
 
 
@@ -597,7 +727,7 @@ def dashboard(scope: Scope, lang: str = "zh") -> Dashboard:
             board.tables[group] = _quarters_from(board.tables["month"])
         else:
             board.tables[group] = SHAPERS[group](found[group], scope, lang)
-    board.funnel = funnel(scope, contracts=board.totals.count)
+    board.funnel = funnel(scope)
     board.funnel_by_fair = funnel_by_fair(scope)
     return board
 
@@ -659,9 +789,10 @@ def export_xlsx(board: Dashboard) -> bytes:
     for group, rows in board.tables.items():
         _write_rows(book.create_sheet(_sheet_title(str(GROUP_TITLES[group]))), rows, str(GROUP_TITLES[group]))
     funnel_sheet = book.create_sheet(_sheet_title(_("Funnel")))
-    funnel_sheet.append([_("Stage"), _("Count"), _("Conversion from previous"), _("Conversion from top")])
+    funnel_sheet.append([_("Stage"), _("Count"), _("Conversion from previous"),
+                         _("Conversion from contacts requested")])
     for step in board.funnel:
-        funnel_sheet.append([step.label, step.count, step.rate, step.rate_from_top])
+        funnel_sheet.append([step.label, step.count, step.rate if step.comparable else _("n/a"), step.rate_from_top])
     for cell in funnel_sheet[1]:
         cell.font = Font(bold=True)
     buffer = io.BytesIO()

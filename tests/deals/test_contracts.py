@@ -3,6 +3,7 @@ links to deals, who may see them, and the historical import."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from openpyxl import Workbook
@@ -60,6 +61,39 @@ def test_bad_input_is_refused_next_to_the_field_and_nothing_is_saved(client, aut
     typed = change.get(field)
     if typed and field not in ("contract_type", "contract_subtype", "seller_entity_type"):
         assert f'value="{typed}"' in page  # what the user typed is kept
+
+
+def _selected(page: str, name: str) -> str:
+    """The label of the selected option of the select box `name` ("" when none is)."""
+    select = page[page.index(f'name="{name}"'):]
+    select = select[:select.index("</select>")]
+    found = re.search(r'<option selected value="[^"]*">([^<]*)</option>', select)
+    return found.group(1) if found else ""
+
+
+@pytest.mark.parametrize("lang, label", [("zh", "福建省泉州市"), ("en", "Quanzhou, Fujian")])
+def test_regions_are_chosen_from_a_list_in_the_viewers_language(client, auth, people, contract_values, lang, label):
+    auth.login(people["staff"])
+    page = client.get(f"/contracts/new?lang={lang}").get_data(as_text=True)
+    for name in ("seller_region", "buyer_region"):
+        assert f'<select id="{name}" name="{name}">' in page
+        assert f'<option value="350500">{label}</option>' in page
+    saved = client.post("/contracts/new", data={**contract_values, "seller_name": "外地大学",
+                                                "seller_org_id": "", "seller_entity_type": "022",
+                                                "seller_region": "440300"})
+    assert saved.status_code == 302
+    assert Session.query(Contract).one().seller_region == "440300"
+
+
+def test_editing_keeps_a_region_code_that_is_not_in_the_list(client, auth, people, contract_values):
+    # Imports accept any district under a known province (350502 鲤城区 is not listed).
+    auth.login(people["staff"])
+    client.post("/contracts/new", data={**contract_values, "buyer_region": "350502"})
+    contract = Session.query(Contract).one()
+    assert contract.buyer_region == "350502"
+    page = client.get(f"/contracts/{contract.id}/edit?lang=zh").get_data(as_text=True)
+    assert _selected(page, "buyer_region") == "福建省泉州市 (350502)"
+    assert _selected(page, "seller_region") == "福建省泉州市"
 
 
 def test_two_staff_editing_at_once_never_overwrite_silently(client, auth, people, contract_values, make):

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+import re
+from datetime import UTC, date, datetime
 
 import pytest
 from openpyxl import load_workbook
@@ -152,36 +153,192 @@ def test_public_summary_needs_no_login_and_shows_no_names(client, fixed):
     assert "卖方" not in page and "买方" not in page
 
 
-def test_funnel_counts_and_conversion(app, people, make):
-    from matchmaker.services import deals, introductions
-    from models import DealStage, Notification
+# --- the funnel on a hand-made set of threads ---------------------------------------------------
+
+def _contract(deal=None, fair=None, amount=100_000, signed=date(2025, 6, 1)):
+    data = contracts.ContractInput(
+        contract_type="transfer", project_name="项目", signing_date=signed, amount_fen=amount, tech_amount_fen=amount,
+        seller_name="卖方", seller_entity_type="022", seller_region="350500", buyer_name="买方",
+        buyer_entity_type="150", buyer_region="350500", deal_id=deal.id if deal else None,
+        fair_id=fair.id if fair else None)
+    contracts.add(contracts.validate(data), None)
+
+
+@pytest.fixture
+def threads(app, people, make):
+    """Introductions, a fair's requests and meetings, hand-opened deals and contracts with known fates.
+
+    name: how far it got                      platform steps reached (requests..contracts = 0..4)
+    I1 pending, I2 declined                   0, 0
+    I3 accepted (deal introduced)             1
+    I4 accepted, deal -> meeting held         2
+    I5 accepted, deal gets two contracts      4 (skipping meeting and intention)
+    I6 accepted, intention signed, then lost  3
+    R1 pending request at the fair            0
+    R2 accepted, held, follow-up; a contract  4
+    R3 accepted, no-show                      1
+    M4 organiser-made, held, "contract signed" recorded but no registered contract   3
+    D3 broker's deal from a match suggestion  1
+    D1 offline and D2 search deals            not matchmaking: left out
+    plus 5 historical contracts with no deal and 2 linked only to the fair
+    """
+    from matchmaker.services import deals
+    from models import DealStage, FairMeeting, FairParticipant, Introduction, MeetingRequest
 
     result = make.result(owner=people["researcher"])
-    for _ in range(4):
-        other = make.user("enterprise")
-        introductions.request(other, introductions.RequestInput("result", result.id, "想了解"))
     uni, firm = people["uni"].id, people["firm"].id
-    deals.open_deal(result.id, None, uni, firm, None, "search", stage=DealStage.MEETING_HELD)
-    skipped = deals.open_deal(result.id, None, uni, firm, None, "search", stage=DealStage.INTRODUCED)
-    deals.advance_to(skipped, DealStage.NEGOTIATING, None)
-    won = deals.open_deal(result.id, None, uni, firm, None, "search", stage=DealStage.INTENTION_SIGNED)
-    deals.open_deal(result.id, None, uni, firm, None, "search", stage=DealStage.INTRODUCED)
-    data = contracts.ContractInput(contract_type="transfer", project_name="x", signing_date=date.today(),
-                                   amount_fen=100, tech_amount_fen=100, seller_org_id=uni, buyer_org_id=firm,
-                                   deal_id=won.id)
-    contracts.add(contracts.validate(data), None)
+    opened = {}
+    for name, status in (("I1", "pending"), ("I2", "declined"), ("I3", "accepted"), ("I4", "accepted"),
+                         ("I5", "accepted"), ("I6", "accepted")):
+        intro = Introduction(result_id=result.id, owner_org_id=uni, counterpart_org_id=firm, status=status,
+                             message="想了解")
+        Session.add(intro)
+        Session.flush()
+        if status == "accepted":
+            opened[name] = deals.open_deal(result.id, None, uni, firm, None, "search", stage="introduced",
+                                           introduction_id=intro.id, commit=False)
+    deals.set_stage(opened["I4"], DealStage.MEETING_HELD, None, None)
+    deals.set_stage(opened["I6"], DealStage.INTENTION_SIGNED, None, None)
+    deals.set_stage(opened["I6"], DealStage.LOST, None, None)
+
+    fair = make_fair()
+    a = FairParticipant(fair_id=fair.id, organization_id=uni, name="甲", email="a@x.cn", participant_type="research",
+                        checkin_token="ta")
+    b = FairParticipant(fair_id=fair.id, organization_id=firm, name="乙", email="b@x.cn",
+                        participant_type="enterprise", checkin_token="tb")
+    Session.add_all([a, b])
+    Session.flush()
+    meetings = {}
+    for name, request_status, meeting_status, outcome in (
+            ("R1", "pending", None, None), ("R2", "accepted", "held", "follow_up"),
+            ("R3", "accepted", "no_show", "none"), ("M4", None, "held", "contract")):
+        request = None
+        if request_status:
+            request = MeetingRequest(fair_id=fair.id, requester_id=a.id, recipient_id=b.id, status=request_status,
+                                     expires_at=datetime(2025, 5, 1, tzinfo=UTC))
+            Session.add(request)
+            Session.flush()
+        if meeting_status:
+            meetings[name] = FairMeeting(fair_id=fair.id, a_id=a.id, b_id=b.id, status=meeting_status,
+                                         outcome=outcome, request_id=request.id if request else None)
+            Session.add(meetings[name])
+            Session.flush()
+    for name, stage in (("R2", DealStage.MEETING_HELD), ("M4", DealStage.CONTRACT_SIGNED)):
+        opened[name] = deals.open_deal(result.id, None, uni, firm, None, "fair", fair_id=fair.id,
+                                       fair_meeting_id=meetings[name].id, stage=stage, commit=False)
+    opened["D3"] = deals.open_deal(result.id, None, uni, firm, None, "match", stage="introduced", commit=False)
+    deals.open_deal(result.id, None, uni, firm, None, "offline", stage="intention_signed", commit=False)
+    deals.open_deal(result.id, None, uni, firm, None, "search", stage="negotiating", commit=False)
+
+    _contract(opened["I5"], amount=300_000)
+    _contract(opened["I5"], amount=200_000)
+    _contract(opened["R2"], fair=fair, amount=1_000_000)
+    for _ in range(5):
+        _contract()
+    for _ in range(2):
+        _contract(fair=fair)
+    Session.commit()
+    return fair
+
+
+def test_funnel_counts_each_thread_up_to_where_it_got(app, threads):
+    with app.test_request_context("/?lang=en"):
+        steps = stats.funnel(stats.Scope(period="all"))
+    assert [(s.key, s.count) for s in steps] == [
+        ("requests", 11), ("accepted", 8), ("meetings", 5), ("intentions", 4), ("contracts", 2)]
+    assert [s.rate for s in steps] == [None, 8 / 11, 5 / 8, 4 / 5, 2 / 4]
+    assert steps[-1].rate_from_top == 2 / 11
+    # Ten contracts exist; the funnel's last step knows only the three linked to its deals.
+    assert Session.query(Contract).count() == 10
+    assert (steps[-1].contracts, steps[-1].amount_fen) == (3, 1_500_000)
+
+
+def test_fair_funnel_and_row_by_fair_count_only_the_fairs_threads(app, threads):
+    with app.test_request_context("/?lang=en"):
+        steps = stats.funnel(stats.Scope(period="all", fair_id=threads.id))
+        rows = stats.funnel_by_fair(stats.Scope(period="year", year=2025))
+        by_fair = {row.key: row.count for row in stats.by_fair(stats.Scope(period="all"))}
+    assert [(s.key, s.count) for s in steps] == [
+        ("requests", 4), ("accepted", 3), ("meetings", 2), ("intentions", 2), ("contracts", 1)]
+    [row] = rows
+    assert (row["requests"], row["accepted"], row["meetings"], row["intentions"], row["contracts"]) == (4, 3, 2, 2, 1)
+    assert (row["contract_count"], row["amount_fen"], row["meeting_to_contract"]) == (1, 1_000_000, 0.5)
+    # The contract tables keep every contract linked to the fair, through its meetings or not.
+    assert by_fair[str(threads.id)] == 3
+
+
+def test_no_rate_exceeds_its_step_above(app, threads):
+    with app.test_request_context("/?lang=en"):
+        for scope in (stats.Scope(period="all"), stats.Scope(period="all", fair_id=threads.id)):
+            steps = stats.funnel(scope)
+            assert all(s.rate is None or s.rate <= 1 for s in steps), scope
+            assert all(later.count <= earlier.count for earlier, later in zip(steps, steps[1:], strict=False)), scope
+
+
+def test_threads_count_in_the_period_they_started(app, people, make):
+    from matchmaker.services import deals
+    from models import Introduction
+
+    result = make.result(owner=people["researcher"])
+    uni, firm = people["uni"].id, people["firm"].id
+    intro = Introduction(result_id=result.id, owner_org_id=uni, counterpart_org_id=firm, status="accepted",
+                         message="想了解", created_at=datetime(2024, 12, 20, tzinfo=UTC))
+    Session.add(intro)
+    Session.flush()
+    deal = deals.open_deal(result.id, None, uni, firm, None, "search", stage="introduced", introduction_id=intro.id,
+                           commit=False)
+    _contract(deal, signed=date(2025, 2, 1))
+    Session.commit()
+    with app.test_request_context("/?lang=en"):
+        started = stats.funnel(stats.Scope(period="year", year=2024))
+        signed = stats.funnel(stats.Scope(period="year", year=2025))
+        assert [s.count for s in started] == [1, 1, 1, 1, 1]
+        assert [s.count for s in signed] == [0, 0, 0, 0, 0]
+        # The contract tables count it in the year it was signed.
+        assert stats.totals(stats.Scope(period="year", year=2025)).count == 1
+
+
+def test_suggestions_lead_the_funnel_without_a_rate_to_requests(client, auth, people, app, threads):
+    from models import Notification
+
+    Session.add_all([Notification(user_id=people["enterprise"].id, kind="match.new", params={}) for _ in range(3)])
     Session.commit()
     with app.test_request_context("/?lang=en"):
         steps = stats.funnel(stats.Scope(period="all"))
-        assert [(s.key, s.count) for s in steps] == [
-            ("introductions", 4), ("meetings", 3), ("intentions", 1), ("contracts", 1)]
-        assert [s.rate for s in steps] == [None, 0.75, pytest.approx(1 / 3), 1.0]
-        assert steps[-1].rate_from_top == 0.25
-        Session.add(Notification(user_id=people["enterprise"].id, kind="match.new", params={}))
-        Session.commit()
-        steps = stats.funnel(stats.Scope(period="all"))
-        assert steps[0].key == "suggestions" and steps[0].count == 1
-    assert Session.query(Contract).count() == 1
+    assert (steps[0].key, steps[0].count, steps[1].key, steps[1].comparable) == ("suggestions", 3, "requests", False)
+    auth.login(people["staff"])
+    page = client.get("/stats/?period=all&lang=en").get_data(as_text=True)
+    row = page[page.index('id="funnel-requests"'):].split("</tr>")[0]
+    assert "n/a" in row and "%" not in row
+    assert "Contracts linked to no deal, such as imported historical ones" in page
+
+
+def test_dashboard_shows_the_funnel_rule_and_rates_up_to_100_percent(client, auth, people, threads):
+    auth.login(people["staff"])
+    page = client.get("/stats/?period=all&lang=en").get_data(as_text=True)
+    funnel = page[page.index('id="funnel"'):page.index('id="table-month"')]
+    rates = [float(x) for x in re.findall(r"([\d.]+)%", funnel)]
+    assert rates and max(rates) <= 100
+    assert "Led to a technology contract" in funnel and 'id="funnel-rule"' in funnel
+    zh = client.get("/stats/?period=all&lang=zh").get_data(as_text=True)
+    assert "Led to a technology contract" not in zh
+
+
+@pytest.mark.parametrize("query, total, selected", [
+    ("period=q2&year=2025", 2, "q2"),
+    ("period=m12&year=2025", 1, "m12"),
+    ("period=quarter&quarter=1&year=2025", 2, "q1"),
+    ("period=month&month=6&year=2025", 1, "m6"),
+    ("period=year&year=2025", 5, "year"),
+    ("period=all", 6, "all"),
+    ("period=q9&year=2025", 5, "year"),
+])
+def test_period_picker_shows_the_chosen_quarter_or_month(client, auth, people, fixed, query, total, selected):
+    auth.login(people["staff"])
+    page = client.get(f"/stats/?{query}&lang=en").get_data(as_text=True)
+    assert re.search(r'id="total-count">(\d+)<', page).group(1) == str(total)
+    assert f'<option value="{selected}" selected>' in page
+    assert page.count(" selected>") == (2 if selected != "all" else 1)  # the period and the year
 
 
 @pytest.mark.parametrize("scope", [YEAR, stats.Scope(period="quarter", year=2025, quarter=2),

@@ -15,5 +15,5 @@ def test_demo_fairs_have_scheduled_meetings_and_outcomes(monkeypatch):
                                                   FairMeeting.slot_id.is_not(None)).count()
     assert scheduled == 3
     figures = fair_report.figures(past.id)
-    assert (figures.held, figures.no_show, figures.intentions) == (3, 1, 1)
+    assert (figures.held, figures.no_show, figures.intentions_at_meetings) == (3, 1, 1)
     assert Session.query(Deal).filter(Deal.fair_id == past.id).count() == 2
