@@ -9,8 +9,8 @@ from matchmaker.forms.admin import UserRoleForm
 from matchmaker.forms.auth import ROLE_LABELS
 from matchmaker.reference import LEGAL_ENTITY_TYPES, ORG_KINDS, REGIONS
 from matchmaker.services import accounts, imports, organizations
-from matchmaker.services.errors import DomainError
 from matchmaker.services.permissions import can, is_staff
+from matchmaker.views._helpers import act, require
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -56,16 +56,10 @@ def unverify_organization(org_id: int):
 
 
 def _set_verified(org_id: int, verified: bool):
-    if not can(current_user, "org.verify"):
-        abort(403)
-    try:
-        org = organizations.set_verified(current_user, org_id, verified)
-    except DomainError as error:
-        flash(error.message, "error")
-    else:
-        message = _("%(name)s is now verified.", name=org.name) if verified else \
-            _("%(name)s is no longer verified.", name=org.name)
-        flash(message, "success")
+    require("org.verify")
+    act(organizations.set_verified, current_user, org_id, verified, http_errors=False,
+        success=lambda org: (_("%(name)s is now verified.", name=org.name) if verified
+                             else _("%(name)s is no longer verified.", name=org.name)))
     return redirect(request.referrer if _same_site(request.referrer) else url_for("admin.organizations_list"))
 
 
@@ -83,32 +77,21 @@ def users():
 
 @bp.post("/users/<int:user_id>/role")
 def change_role(user_id: int):
-    if not can(current_user, "user.manage"):
-        abort(403)
+    require("user.manage")
     form = UserRoleForm()
     if not form.validate_on_submit():
         flash(_("Choose one of the roles offered."), "error")
         return redirect(url_for("admin.users"))
-    try:
-        user = accounts.set_role(current_user, user_id, form.role.data)
-    except DomainError as error:
-        flash(error.message, "error")
-    else:
-        flash(_("The role of %(name)s has been changed.", name=user.name), "success")
+    act(accounts.set_role, current_user, user_id, form.role.data, http_errors=False,
+        success=lambda user: _("The role of %(name)s has been changed.", name=user.name))
     return redirect(url_for("admin.users"))
 
 
 @bp.post("/users/<int:user_id>/active")
 def set_active(user_id: int):
-    if not can(current_user, "user.manage"):
-        abort(403)
+    require("user.manage")
     active = request.form.get("active") == "1"
-    try:
-        user = accounts.set_active(current_user, user_id, active)
-    except DomainError as error:
-        flash(error.message, "error")
-    else:
-        message = _("%(name)s can log in again.", name=user.name) if active else \
-            _("%(name)s has been deactivated and can no longer log in.", name=user.name)
-        flash(message, "success")
+    act(accounts.set_active, current_user, user_id, active, http_errors=False,
+        success=lambda user: (_("%(name)s can log in again.", name=user.name) if active
+                              else _("%(name)s has been deactivated and can no longer log in.", name=user.name)))
     return redirect(url_for("admin.users"))

@@ -5,7 +5,8 @@ from flask import Blueprint, abort, jsonify, request
 from flask_login import current_user
 
 from matchmaker.i18n import current_lang
-from matchmaker.services import permissions, stats
+from matchmaker.services import stats
+from matchmaker.views._helpers import require
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -14,8 +15,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 def stats_figures():
     if not current_user.is_authenticated:
         abort(401)
-    if not permissions.can(current_user, "stats.view"):
-        abort(403)
+    require("stats.view")
     group = request.args.get("group", "month")
     if group not in (*stats.GROUPS, "funnel"):
         abort(400, description=f"group must be one of: {', '.join((*stats.GROUPS, 'funnel'))}")

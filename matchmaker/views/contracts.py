@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -13,13 +13,13 @@ from matchmaker.forms.deals import CONTRACT_ALIASES, ConfirmImportForm, Contract
 from matchmaker.i18n import current_lang
 from matchmaker.services import audit, contract_import, contracts, permissions, stats
 from matchmaker.services.errors import Conflict, DomainError, NotAllowed, NotFound, ValidationFailed
+from matchmaker.views._helpers import download, or_404, require
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
 
 
 def _require_manager() -> None:
-    if not permissions.can(current_user, "contract.manage"):
-        abort(403)
+    require("contract.manage")
 
 
 def _form(**kwargs: Any) -> ContractForm:
@@ -50,10 +50,7 @@ def create():
     _require_manager()
     form = _form()
     if request.method == "GET" and request.args.get("deal_id", type=int):
-        try:
-            form.fill(contracts.prefill_from_deal(request.args.get("deal_id", type=int)))
-        except NotFound:
-            abort(404)
+        form.fill(or_404(contracts.prefill_from_deal, request.args.get("deal_id", type=int)))
     if form.validate_on_submit():
         try:
             contract = contracts.create(current_user, form.to_input())
@@ -69,10 +66,7 @@ def create():
 
 
 def _load(contract_id: int) -> Any:
-    try:
-        return contracts.get_for(current_user, contract_id)
-    except NotFound:
-        abort(404)
+    return or_404(contracts.get_for, current_user, contract_id)
 
 
 @bp.get("/<int:contract_id>")
@@ -141,18 +135,14 @@ def import_upload():
 @login_required
 def import_template():
     _require_manager()
-    return Response(contract_import.template_csv(), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=contracts-template.csv"})
+    return download(contract_import.template_csv(), "text/csv", "contracts-template.csv")
 
 
 @bp.get("/import/<int:job_id>")
 @login_required
 def import_preview(job_id: int):
     _require_manager()
-    try:
-        preview = contract_import.load_preview(current_user, job_id)
-    except NotFound:
-        abort(404)
+    preview = or_404(contract_import.load_preview, current_user, job_id)
     return render_template("contracts/import_preview.html", preview=preview, form=ConfirmImportForm(),
                            header=contract_import.column_header, **_refs())
 

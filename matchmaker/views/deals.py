@@ -10,7 +10,8 @@ from flask_login import current_user, login_required
 
 from matchmaker.forms.deals import DealForm, NextActionForm, NoteForm, StageForm, apply_errors
 from matchmaker.services import contracts, deals, introductions, permissions
-from matchmaker.services.errors import DomainError, NotAllowed, NotFound, ValidationFailed
+from matchmaker.services.errors import DomainError, NotAllowed, ValidationFailed
+from matchmaker.views._helpers import or_404, require
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
 
@@ -23,8 +24,7 @@ def _labels() -> dict[str, Any]:
 @bp.get("/board")
 @login_required
 def board():
-    if not permissions.can(current_user, "deal.manage"):
-        abort(403)
+    require("deal.manage")
     return render_template("deals/board.html", columns=deals.board(current_user), **_labels())
 
 
@@ -40,8 +40,7 @@ def index():
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def create():
-    if not permissions.can(current_user, "deal.manage"):
-        abort(403)
+    require("deal.manage")
     form = DealForm(organizations=introductions.organizations_for_broker())
     if request.method == "GET":
         form.result_id.data = request.args.get("result_id", type=int)
@@ -65,10 +64,7 @@ def create():
 
 
 def _load(deal_id: int) -> Any:
-    try:
-        return deals.get_for(current_user, deal_id)
-    except NotFound:
-        abort(404)
+    return or_404(deals.get_for, current_user, deal_id)
 
 
 def _render_view(deal: Any, status: int = 200, **forms: Any):

@@ -2,11 +2,10 @@
 outcomes and the fair report."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -32,7 +31,8 @@ from matchmaker.services import (
     fairs,
     permissions,
 )
-from matchmaker.services.errors import DomainError, NotAllowed, NotFound, ValidationFailed
+from matchmaker.services.errors import DomainError, ValidationFailed
+from matchmaker.views._helpers import XLSX_MIMETYPE, act, download, local_url, or_404, require
 from models import Organization, Session
 from models.fairs import FairStatus, MeetingOutcome, ParticipantType
 
@@ -47,55 +47,30 @@ def _labels() -> dict[str, Any]:
 
 
 def _fair(fair_id: int):
-    try:
-        fair = fairs.get_fair(fair_id)
-    except NotFound:
-        abort(404)
+    fair = or_404(fairs.get_fair, fair_id)
     if not fairs.visible(current_user, fair):
         abort(404)
     return fair
 
 
+def _staff_fair(fair_id: int):
+    _staff()
+    return _fair(fair_id)
+
+
 def _participant(participant_id: int, staff_or_self: bool = True):
-    try:
-        participant = fairs.get_participant(participant_id)
-    except NotFound:
-        abort(404)
+    participant = or_404(fairs.get_participant, participant_id)
     if staff_or_self and not fairs.can_act_for(current_user, participant):
         abort(403)
     return participant
 
 
 def _staff() -> None:
-    if not permissions.can(current_user, "fair.manage"):
-        abort(403)
-
-
-def _act(fn: Callable[..., Any], *args: Any, success: str | None = None, **kwargs: Any) -> Any:
-    """Run a service call for a button: flash its refusal in words instead of failing."""
-    try:
-        result = fn(*args, **kwargs)
-    except NotAllowed:
-        abort(403)
-    except NotFound:
-        abort(404)
-    except DomainError as exc:
-        Session.rollback()
-        errors = exc.errors.values() if isinstance(exc, ValidationFailed) else [[exc.message]]
-        for messages in errors:
-            for message in messages:
-                flash(message, "error")
-        return None
-    if success:
-        flash(success, "success")
-    return result
+    require("fair.manage")
 
 
 def _back(default: str) -> Any:
-    target = request.form.get("next") or ""
-    if not target.startswith("/") or target.startswith("//"):
-        target = default
-    return redirect(target)
+    return redirect(local_url(request.form.get("next"), default))
 
 
 # --- fairs ------------------------------------------------------------------------------------
@@ -124,8 +99,7 @@ def create():
 @bp.route("/<int:fair_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(fair_id: int):
-    _staff()
-    fair = _fair(fair_id)
+    fair = _staff_fair(fair_id)
     form = FairForm(obj=fair)
     if form.validate_on_submit():
         try:
@@ -153,15 +127,14 @@ def detail(fair_id: int):
 @bp.post("/<int:fair_id>/sessions")
 @login_required
 def add_session(fair_id: int):
-    _staff()
-    fair = _fair(fair_id)
+    fair = _staff_fair(fair_id)
     form = SessionForm()
     if not form.validate():
         for messages in form.errors.values():
             for message in messages:
                 flash(message, "error")
     else:
-        _act(fairs.add_session, current_user, fair.id, form.values(), success=_("Session added."))
+        act(fairs.add_session, current_user, fair.id, form.values(), success=_("Session added."))
     return redirect(url_for("fairs.detail", fair_id=fair.id) + "#sessions")
 
 
@@ -169,7 +142,7 @@ def add_session(fair_id: int):
 @login_required
 def delete_session(session_id: int):
     _staff()
-    _act(fairs.delete_session, current_user, session_id, success=_("Session deleted."))
+    act(fairs.delete_session, current_user, session_id, success=_("Session deleted."))
     return _back(url_for("fairs.index"))
 
 
@@ -177,7 +150,7 @@ def delete_session(session_id: int):
 @login_required
 def set_status(fair_id: int):
     _staff()
-    _act(fairs.set_status, current_user, fair_id, request.form.get("status", ""), success=_("Saved."))
+    act(fairs.set_status, current_user, fair_id, request.form.get("status", ""), success=_("Saved."))
     return redirect(url_for("fairs.detail", fair_id=fair_id))
 
 
@@ -187,7 +160,7 @@ def copy(fair_id: int):
     _staff()
     form = CopyForm()
     if form.validate():
-        new = _act(fairs.copy_fair, current_user, fair_id, form.name.data, form.start_date.data,
+        new = act(fairs.copy_fair, current_user, fair_id, form.name.data, form.start_date.data,
                    success=_("Fair copied. Check its dates and sessions."))
         if new is not None:
             return redirect(url_for("fairs.detail", fair_id=new.id))
@@ -226,8 +199,7 @@ def _registration_form(fair) -> RegistrationForm:
 @login_required
 def register(fair_id: int):
     fair = _fair(fair_id)
-    if not permissions.can(current_user, "fair.register"):
-        abort(403)
+    require("fair.register")
     form = _registration_form(fair)
     if form.validate_on_submit():
         new = []
@@ -255,8 +227,7 @@ def register(fair_id: int):
 @bp.get("/<int:fair_id>/participants")
 @login_required
 def participants(fair_id: int):
-    _staff()
-    fair = _fair(fair_id)
+    fair = _staff_fair(fair_id)
     status = request.args.get("status") or None
     rows = fairs.participants(fair.id, status=status, query=request.args.get("q"))
     return render_template("fairs/participants.html", fair=fair, rows=rows, status=status, **_labels())
@@ -267,7 +238,7 @@ def participants(fair_id: int):
 def participant_status(participant_id: int):
     _staff()
     p = _participant(participant_id)
-    _act(fairs.set_registration_status, current_user, p.id, request.form.get("status", ""),
+    act(fairs.set_registration_status, current_user, p.id, request.form.get("status", ""),
          request.form.get("note"), success=_("Saved."))
     return _back(url_for("fairs.participants", fair_id=p.fair_id))
 
@@ -278,7 +249,7 @@ def participant_cap(participant_id: int):
     _staff()
     p = _participant(participant_id)
     value = request.form.get("max_meetings", "").strip()
-    _act(fairs.set_cap, current_user, p.id, int(value) if value.isdigit() else None, success=_("Saved."))
+    act(fairs.set_cap, current_user, p.id, int(value) if value.isdigit() else None, success=_("Saved."))
     return _back(url_for("fairs.participants", fair_id=p.fair_id))
 
 
@@ -288,7 +259,7 @@ def availability(participant_id: int):
     p = _participant(participant_id)
     if request.method == "POST":
         chosen = parse_availability(request.form, p.fair.sessions)
-        if _act(fairs.set_availability, current_user, p.id, chosen, success=_("Saved.")) is not None:
+        if act(fairs.set_availability, current_user, p.id, chosen, success=_("Saved.")) is not None:
             return redirect(url_for("fairs.detail", fair_id=p.fair_id))
     current = {a.session_id: a for a in p.availability}
     return render_template("fairs/availability.html", p=p, fair=p.fair, current=current)
@@ -297,8 +268,7 @@ def availability(participant_id: int):
 @bp.route("/<int:fair_id>/import", methods=["GET", "POST"])
 @login_required
 def import_participants(fair_id: int):
-    _staff()
-    fair = _fair(fair_id)
+    fair = _staff_fair(fair_id)
     form = ImportForm()
     rows: dict[int, list[str]] = {}
     if form.validate_on_submit():
@@ -323,8 +293,7 @@ def import_participants(fair_id: int):
 @login_required
 def import_template(fair_id: int):
     _staff()
-    return Response(fair_import.template_csv(), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=fair-participants.csv"})
+    return download(fair_import.template_csv(), "text/csv", "fair-participants.csv")
 
 
 # --- suggestions and requests -----------------------------------------------------------------
@@ -365,7 +334,7 @@ def send_request(fair_id: int):
     if not (requester_id or "").isdigit() or not (recipient_id or "").isdigit():
         abort(400)
     score = float(form.score.data) if form.score.data else None
-    _act(fair_meetings.send_request, current_user, int(requester_id), int(recipient_id), form.message.data or "",
+    act(fair_meetings.send_request, current_user, int(requester_id), int(recipient_id), form.message.data or "",
          result_id=int(form.result_id.data) if (form.result_id.data or "").isdigit() else None,
          need_id=int(form.need_id.data) if (form.need_id.data or "").isdigit() else None, score=score,
          success=_("Meeting request sent."))
@@ -388,7 +357,7 @@ def requests(fair_id: int):
 @login_required
 def respond(request_id: int):
     accept = request.form.get("answer") == "accept"
-    req = _act(fair_meetings.respond, current_user, request_id, accept, request.form.get("note"),
+    req = act(fair_meetings.respond, current_user, request_id, accept, request.form.get("note"),
                success=_("Accepted: the meeting will be scheduled.") if accept else _("Declined."))
     return _back(url_for("fairs.index") if req is None else url_for("fairs.requests", fair_id=req.fair_id))
 
@@ -396,7 +365,7 @@ def respond(request_id: int):
 @bp.post("/requests/<int:request_id>/cancel")
 @login_required
 def cancel_request(request_id: int):
-    _act(fair_meetings.cancel_request, current_user, request_id, success=_("Request withdrawn."))
+    act(fair_meetings.cancel_request, current_user, request_id, success=_("Request withdrawn."))
     return _back(url_for("fairs.index"))
 
 
@@ -405,8 +374,7 @@ def cancel_request(request_id: int):
 @bp.get("/<int:fair_id>/schedule")
 @login_required
 def schedule(fair_id: int):
-    _staff()
-    fair = _fair(fair_id)
+    fair = _staff_fair(fair_id)
     view = fair_schedule.overview(fair.id)
     people = [p for p in fairs.participants(fair.id, status="validated") if p.participant_type in
               fairs.MEETING_TYPES]
@@ -423,7 +391,7 @@ def schedule(fair_id: int):
 @login_required
 def run_schedule(fair_id: int):
     _staff()
-    _act(fair_schedule.start_run, current_user, fair_id, success=_("The scheduler has started."))
+    act(fair_schedule.start_run, current_user, fair_id, success=_("The scheduler has started."))
     return redirect(url_for("fairs.schedule", fair_id=fair_id))
 
 
@@ -433,7 +401,7 @@ def create_meeting(fair_id: int):
     _staff()
     form = MeetingForm()
     if form.a_id.data and form.b_id.data:
-        _act(fair_meetings.create_meeting, current_user, form.a_id.data, form.b_id.data, success=_("Meeting added."))
+        act(fair_meetings.create_meeting, current_user, form.a_id.data, form.b_id.data, success=_("Meeting added."))
     else:
         flash(_("Choose both participants."), "error")
     return redirect(url_for("fairs.schedule", fair_id=fair_id))
@@ -445,7 +413,7 @@ def move_meeting(meeting_id: int):
     _staff()
     form = MoveForm()
     if form.slot_id.data and form.table_no.data:
-        _act(fair_schedule.move, current_user, meeting_id, form.slot_id.data, form.table_no.data,
+        act(fair_schedule.move, current_user, meeting_id, form.slot_id.data, form.table_no.data,
              success=_("Meeting moved and pinned."))
     else:
         flash(_("Choose a time slot and a table."), "error")
@@ -461,14 +429,14 @@ def meeting_action(meeting_id: int, action: str):
              "unschedule": (fair_schedule.unschedule, (), _("Taken out of the schedule.")),
              "cancel": (fair_schedule.cancel, (), _("Meeting cancelled."))}
     fn, extra, message = calls[action]
-    _act(fn, current_user, meeting_id, *extra, success=message)
+    act(fn, current_user, meeting_id, *extra, success=message)
     return _back(url_for("fairs.index"))
 
 
 @bp.post("/meetings/<int:meeting_id>/mark")
 @login_required
 def mark_meeting(meeting_id: int):
-    _act(fair_meetings.mark_meeting, current_user, meeting_id, request.form.get("status", ""), success=_("Saved."))
+    act(fair_meetings.mark_meeting, current_user, meeting_id, request.form.get("status", ""), success=_("Saved."))
     return _back(url_for("fairs.index"))
 
 
@@ -476,7 +444,7 @@ def mark_meeting(meeting_id: int):
 @login_required
 def record_outcome(meeting_id: int):
     form = OutcomeForm()
-    _act(fair_meetings.record_outcome, current_user, meeting_id, form.outcome.data or "", form.note.data,
+    act(fair_meetings.record_outcome, current_user, meeting_id, form.outcome.data or "", form.note.data,
          success=_("Outcome recorded."))
     return _back(url_for("fairs.index"))
 
@@ -485,8 +453,7 @@ def record_outcome(meeting_id: int):
 @login_required
 def meetings(fair_id: int):
     """The on-site list: every meeting with held/no-show buttons and the outcome form."""
-    _staff()
-    fair = _fair(fair_id)
+    fair = _staff_fair(fair_id)
     rows = sorted(fair_meetings.meetings(fair.id),
                   key=lambda m: (m.slot is None, m.slot.starts_at if m.slot else datetime.max, m.table_no or 0, m.id))
     outcomes = [(str(o), fair_meetings.outcome_label(o)) for o in MeetingOutcome]
@@ -509,8 +476,7 @@ def participant_schedule(participant_id: int):
 @bp.get("/<int:fair_id>/print/schedules")
 @login_required
 def print_schedules(fair_id: int):
-    _staff()
-    fair = _fair(fair_id)
+    fair = _staff_fair(fair_id)
     return _print_schedules(fair, fair_outputs.printable_participants(fair.id))
 
 
@@ -523,8 +489,7 @@ def _print_schedules(fair, people: list[Any]) -> str:
 @bp.get("/<int:fair_id>/print/tables")
 @login_required
 def print_tables(fair_id: int):
-    _staff()
-    fair = _fair(fair_id)
+    fair = _staff_fair(fair_id)
     return render_template("fairs/print_tables.html", fair=fair, sheets=fair_outputs.table_sheets(fair.id))
 
 
@@ -533,8 +498,7 @@ def print_tables(fair_id: int):
 def calendar(participant_id: int):
     p = _participant(participant_id)
     body = fair_outputs.calendar_ics(p.id, _checkin_url(p))
-    return Response(body, mimetype="text/calendar",
-                    headers={"Content-Disposition": f"attachment; filename=fair-{p.fair_id}-{p.id}.ics"})
+    return download(body, "text/calendar", f"fair-{p.fair_id}-{p.id}.ics")
 
 
 # --- on site ----------------------------------------------------------------------------------
@@ -542,8 +506,7 @@ def calendar(participant_id: int):
 @bp.get("/<int:fair_id>/checkin")
 @login_required
 def checkin(fair_id: int):
-    _staff()
-    fair = _fair(fair_id)
+    fair = _staff_fair(fair_id)
     query = (request.args.get("q") or "").strip()
     rows = fairs.participants(fair.id, query=query) if query else []
     return render_template("fairs/checkin.html", fair=fair, rows=rows, query=query, **_labels())
@@ -553,7 +516,7 @@ def checkin(fair_id: int):
 @login_required
 def check_in(participant_id: int):
     _staff()
-    p = _act(fair_meetings.check_in, current_user, participant_id, request.form.get("method", "search"))
+    p = act(fair_meetings.check_in, current_user, participant_id, request.form.get("method", "search"))
     if p is not None:
         flash(_("%(name)s is checked in.", name=p.name), "success")
     return _back(url_for("fairs.index"))
@@ -564,10 +527,7 @@ def check_in(participant_id: int):
 def checkin_token(token: str):
     """Where the QR code on a printed schedule leads: the desk confirms with one button."""
     _staff()
-    try:
-        p = fair_meetings.participant_by_token(token)
-    except NotFound:
-        abort(404)
+    p = or_404(fair_meetings.participant_by_token, token)
     return render_template("fairs/checkin.html", fair=p.fair, rows=[p], query="", scanned=True, **_labels())
 
 
@@ -576,8 +536,7 @@ def checkin_token(token: str):
 @bp.get("/<int:fair_id>/report")
 @login_required
 def report(fair_id: int):
-    _staff()
-    fair = _fair(fair_id)
+    fair = _staff_fair(fair_id)
     figures = fair_report.figures(fair.id)
     return render_template("fairs/report.html", fair=fair, f=figures, percent=fair_report.percent,
                            types=list(ParticipantType), **_labels())
@@ -586,8 +545,5 @@ def report(fair_id: int):
 @bp.get("/<int:fair_id>/report.xlsx")
 @login_required
 def report_xlsx(fair_id: int):
-    _staff()
-    fair = _fair(fair_id)
-    return Response(fair_report.xlsx(fair.id),
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f"attachment; filename=fair-{fair.id}-report.xlsx"})
+    fair = _staff_fair(fair_id)
+    return download(fair_report.xlsx(fair.id), XLSX_MIMETYPE, f"fair-{fair.id}-report.xlsx")

@@ -1,7 +1,7 @@
 """Bulk import of listings by staff: upload, preview with per-row errors, confirm, progress."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -10,8 +10,8 @@ from matchmaker.forms.admin import KIND_LABELS, ImportConfirmForm, ImportUploadF
 from matchmaker.i18n import current_lang
 from matchmaker.reference import INDUSTRY_DIVISIONS, INDUSTRY_SECTIONS, MATURITY, TECH_FIELDS
 from matchmaker.services import imports, organizations
-from matchmaker.services.errors import DomainError, NotFound
-from matchmaker.services.permissions import can
+from matchmaker.services.errors import DomainError
+from matchmaker.views._helpers import or_404, require
 from models import ImportStatus
 
 bp = Blueprint("imports", __name__, url_prefix="/admin/imports")
@@ -30,8 +30,7 @@ SHOWN_ERRORS = 300
 @bp.before_request
 @login_required
 def _staff_only():
-    if not can(current_user, "import.run"):
-        abort(403)
+    require("import.run")
 
 
 @bp.errorhandler(413)
@@ -63,10 +62,7 @@ def _upload_page(form: ImportUploadForm) -> str:
 
 
 def _batch(batch_id: int):
-    try:
-        return imports.get_batch(current_user, batch_id)
-    except NotFound:
-        abort(404)
+    return or_404(imports.get_batch, current_user, batch_id)
 
 
 def _display_rows(rows: list[dict]) -> list[dict]:

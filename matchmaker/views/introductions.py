@@ -10,15 +10,10 @@ from flask_login import current_user, login_required
 from matchmaker.forms.deals import AnswerForm, DeclineForm, IntroductionRequestForm, apply_errors
 from matchmaker.services import introductions
 from matchmaker.services.errors import DomainError, NotAllowed, NotFound, ValidationFailed
+from matchmaker.views._helpers import act, flash_errors, local_url, or_404
 from models import Role
 
 bp = Blueprint("introductions", __name__, url_prefix="/introductions")
-
-
-def _safe_next(target: str | None, fallback: str) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return fallback
 
 
 @bp.app_context_processor
@@ -55,7 +50,7 @@ def index():
 def request_introduction():
     form = IntroductionRequestForm()
     form.counterpart_org_id.choices = [("", "—")]
-    back = _safe_next(form.next.data, url_for("introductions.index"))
+    back = local_url(form.next.data, url_for("introductions.index"))
     if not form.validate():
         for field in (form.message, form.counterpart_org_id):
             for message in field.errors:
@@ -70,23 +65,15 @@ def request_introduction():
         introductions.request(current_user, data)
     except NotFound:
         abort(404)
-    except ValidationFailed as exc:
-        for messages in exc.errors.values():
-            for message in messages:
-                flash(message, "error")
-        return redirect(back)
     except DomainError as exc:
-        flash(exc.message, "error")
+        flash_errors(exc)
         return redirect(back)
     flash(_("Your request was sent. The owner has been notified."), "success")
     return redirect(back)
 
 
 def _load(intro_id: int) -> Any:
-    try:
-        return introductions.get_for(current_user, intro_id)
-    except NotFound:
-        abort(404)
+    return or_404(introductions.get_for, current_user, intro_id)
 
 
 @bp.get("/<int:intro_id>")
@@ -102,14 +89,8 @@ def view(intro_id: int):
 def accept(intro_id: int):
     _load(intro_id)
     form = AnswerForm()
-    try:
-        introductions.accept(current_user, intro_id, form.note.data or "")
-    except NotAllowed:
-        abort(403)
-    except DomainError as exc:
-        flash(exc.message, "error")
-    else:
-        flash(_("Accepted. The requester can now see the details and your contact."), "success")
+    act(introductions.accept, current_user, intro_id, form.note.data or "",
+        success=_("Accepted. The requester can now see the details and your contact."))
     return redirect(url_for("introductions.view", intro_id=intro_id))
 
 
@@ -139,12 +120,5 @@ def decline(intro_id: int):
 @login_required
 def withdraw(intro_id: int):
     _load(intro_id)
-    try:
-        introductions.withdraw(current_user, intro_id)
-    except NotAllowed:
-        abort(403)
-    except DomainError as exc:
-        flash(exc.message, "error")
-    else:
-        flash(_("Your request was withdrawn."), "success")
+    act(introductions.withdraw, current_user, intro_id, success=_("Your request was withdrawn."))
     return redirect(url_for("introductions.view", intro_id=intro_id))

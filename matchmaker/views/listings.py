@@ -6,7 +6,7 @@ from datetime import date
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -23,8 +23,9 @@ from matchmaker.reference import (
     region_name,
 )
 from matchmaker.services import exports, listing_search, listings, permissions
-from matchmaker.services.errors import Conflict, DomainError, NotAllowed, NotFound, ValidationFailed
+from matchmaker.services.errors import Conflict, NotAllowed, ValidationFailed
 from matchmaker.templating import has_endpoint
+from matchmaker.views._helpers import XLSX_MIMETYPE, act, download, local_url, or_404, require
 from models import ListingStatus
 
 bp = Blueprint("listings", __name__)
@@ -46,10 +47,7 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _load(kind: str, listing_id: int) -> Any:
-    try:
-        return listings.get_visible(current_user, kind, listing_id)
-    except NotFound:
-        abort(404)
+    return or_404(listings.get_visible, current_user, kind, listing_id)
 
 
 def _detail_url(listing: Any) -> str:
@@ -104,8 +102,7 @@ def needs():
 
 @bp.get(f"/export/{KIND}")
 def export(kind: str):
-    if not permissions.can(current_user, "listing.export"):
-        abort(403)
+    require("listing.export")
     fmt = request.args.get("format", "xlsx")
     if fmt not in ("xlsx", "csv"):
         abort(400)
@@ -116,9 +113,8 @@ def export(kind: str):
     if fmt == "csv":
         body, mimetype = exports.to_csv(headers, rows), "text/csv; charset=utf-8"
     else:
-        body = exports.to_xlsx(headers, rows, str(listings.KIND_LABELS[kind]))
-        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={name}"})
+        body, mimetype = exports.to_xlsx(headers, rows, str(listings.KIND_LABELS[kind])), XLSX_MIMETYPE
+    return download(body, mimetype, name)
 
 
 # --- detail ----------------------------------------------------------------------------------
@@ -134,8 +130,7 @@ def detail(kind: str, listing_id: int):
 def preview(kind: str, listing_id: int):
     """The listing exactly as a visitor without access to the details sees it."""
     listing = _load(kind, listing_id)
-    if not permissions.can(current_user, "listing.edit", listing):
-        abort(403)
+    require("listing.edit", listing)
     return _render_detail(listing, listings.ListingView(listing, details=not listing.confidential), preview=True)
 
 
@@ -158,8 +153,7 @@ def _form(kind: str, data: dict[str, Any] | None = None) -> Any:
 @bp.route(f"/{KIND}/new", methods=["GET", "POST"])
 @login_required
 def create(kind: str):
-    if not permissions.can(current_user, f"{kind}.create"):
-        abort(403)
+    require(f"{kind}.create")
     form = _form(kind, {"valid_until": listings.default_valid_until(), "language": current_lang(),
                         "contact_name": current_user.name, "contact_email": current_user.email,
                         "contact_phone": current_user.phone or "",
@@ -182,8 +176,7 @@ def create(kind: str):
 @login_required
 def edit(kind: str, listing_id: int):
     listing = _load(kind, listing_id)
-    if not permissions.can(current_user, "listing.edit", listing):
-        abort(403)
+    require("listing.edit", listing)
     form = _form(kind, FORMS[kind].data_from(listing))
     if form.validate_on_submit():
         try:
@@ -204,22 +197,8 @@ def edit(kind: str, listing_id: int):
 
 def _act(kind: str, listing_id: int, action: Callable[[Any], None], done: str) -> Any:
     listing = _load(kind, listing_id)
-    try:
-        action(listing)
-    except NotAllowed:
-        abort(403)
-    except ValidationFailed as exc:
-        for messages in exc.errors.values():
-            for message in messages:
-                flash(message, "error")
-    except DomainError as exc:
-        flash(exc.message, "error")
-    else:
-        flash(done, "success")
-    target = request.form.get("next") or ""
-    if not target.startswith("/") or target.startswith("//"):
-        target = _detail_url(listing)
-    return redirect(target)
+    act(action, listing, success=done)
+    return redirect(local_url(request.form.get("next"), _detail_url(listing)))
 
 
 @bp.post(f"/{KIND}/<int:listing_id>/submit")
@@ -274,7 +253,6 @@ def mine():
 @bp.get("/admin/review")
 @login_required
 def review_queue():
-    if not permissions.can(current_user, "listing.review"):
-        abort(403)
+    require("listing.review")
     return render_template("listings/review.html", queue=listings.review_queue(), **_labels())
 

@@ -1,11 +1,11 @@
 """The user's in-site notifications: list, open (marks read and follows the link), mark all read."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from matchmaker.services import notifications
-from matchmaker.services.errors import NotFound
+from matchmaker.views._helpers import local_url, or_404
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
@@ -21,15 +21,9 @@ def index():
 @bp.post("/<int:notification_id>/open")
 @login_required
 def open_one(notification_id: int):
-    try:
-        row = notifications.mark_read(current_user, notification_id)
-    except NotFound:
-        abort(404)
-    link = row.link or ""
+    row = or_404(notifications.mark_read, current_user, notification_id)
     # Only links inside the site: a stored link must never send the reader elsewhere.
-    if not link.startswith("/") or link.startswith("//"):
-        link = url_for("notifications.index")
-    return redirect(link)
+    return redirect(local_url(row.link, url_for("notifications.index")))
 
 
 @bp.post("/read-all")

@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from flask import Blueprint, Response, abort, render_template, request
-from flask_login import current_user, login_required
+from flask import Blueprint, render_template, request
+from flask_login import login_required
 
 from matchmaker.i18n import current_lang
-from matchmaker.services import permissions, stats
+from matchmaker.services import stats
+from matchmaker.views._helpers import XLSX_MIMETYPE, download, require
 
 bp = Blueprint("stats", __name__, url_prefix="/stats")
 
 
 def _require_staff() -> None:
-    if not permissions.can(current_user, "stats.view"):
-        abort(403)
+    require("stats.view")
 
 
 def _chart_data(board: stats.Dashboard) -> str:
@@ -45,8 +45,7 @@ def export():
     scope = stats.Scope.parse(request.args)
     data = stats.export_xlsx(stats.dashboard(scope, current_lang()))
     name = "-".join(str(v) for v in scope.as_args().values())
-    return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f"attachment; filename=contract-stats-{name}.xlsx"})
+    return download(data, XLSX_MIMETYPE, f"contract-stats-{name}.xlsx")
 
 
 @bp.get("/public")
