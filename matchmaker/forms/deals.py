@@ -2,7 +2,7 @@
 the services judge it."""
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -18,38 +18,16 @@ from wtforms import (
     TextAreaField,
     ValidationError,
 )
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, NumberRange, Optional
 
 from matchmaker import reference
+from matchmaker.forms.fields import REQUIRED, optional_int, parse_decimal, too_long
 from matchmaker.services import contracts
 from matchmaker.services.deals import LOST_REASON_LABELS, ORIGIN_LABELS, STAGE_LABELS, label_choices
 from matchmaker.services.introductions import MAX_MESSAGE, decline_reason_choices
 from models import DEAL_STAGE_ORDER, DealStage
 
-REQUIRED = _l("This field is required.")
 BLANK = ("", "—")
-
-
-def _too_long(limit: int) -> Length:
-    return Length(max=limit, message=_l("At most %(max)d characters."))
-
-
-def _optional_int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "", "None") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def apply_errors(form: FlaskForm, errors: dict[str, list[str]], aliases: dict[str, str] | None = None) -> None:
-    """Show a service's {field: [messages]} under the matching inputs; the rest above the form."""
-    aliases = aliases or {}
-    for name, messages in errors.items():
-        field = getattr(form, aliases.get(name, name), None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = [*field.errors, *messages]
-        else:
-            form.form_errors.extend(messages)
 
 
 # --- introductions ---------------------------------------------------------------------------------
@@ -60,20 +38,20 @@ class IntroductionRequestForm(FlaskForm):
     counterpart_listing_id = HiddenField()
     origin = HiddenField(default="search")
     next = HiddenField()
-    counterpart_org_id = SelectField(_l("On behalf of"), coerce=_optional_int, validate_choice=False,
+    counterpart_org_id = SelectField(_l("On behalf of"), coerce=optional_int, validate_choice=False,
                                      description=_l("Brokers choose the organization they act for."))
     message = TextAreaField(_l("Your message to the owner"), validators=[InputRequired(REQUIRED),
-                                                                          _too_long(MAX_MESSAGE)],
+                                                                          too_long(MAX_MESSAGE)],
                             description=_l("Who you are and why this interests you; the owner sees this."))
 
 
 class AnswerForm(FlaskForm):
-    note = TextAreaField(_l("Note to the requester"), validators=[Optional(), _too_long(2000)])
+    note = TextAreaField(_l("Note to the requester"), validators=[Optional(), too_long(2000)])
 
 
 class DeclineForm(FlaskForm):
     reason = SelectField(_l("Reason"), validators=[InputRequired(REQUIRED)])
-    note = TextAreaField(_l("Note to the requester"), validators=[Optional(), _too_long(2000)],
+    note = TextAreaField(_l("Note to the requester"), validators=[Optional(), too_long(2000)],
                          description=_l("Required when the reason is \"Other\"."))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -87,11 +65,11 @@ class DealForm(FlaskForm):
     result_id = IntegerField(_l("Research result number"), validators=[InputRequired(REQUIRED), NumberRange(min=1)],
                              description=_l("The number in the result's address, e.g. 12 for /results/12."))
     need_id = IntegerField(_l("Technical need number"), validators=[Optional(), NumberRange(min=1)])
-    buyer_org_id = SelectField(_l("Buyer"), coerce=_optional_int, validate_choice=False,
+    buyer_org_id = SelectField(_l("Buyer"), coerce=optional_int, validate_choice=False,
                                description=_l("Leave empty to use the need's enterprise."))
     origin = SelectField(_l("Origin"), validators=[InputRequired(REQUIRED)])
     stage = SelectField(_l("Stage"), validators=[InputRequired(REQUIRED)])
-    next_action = StringField(_l("Next action"), validators=[Optional(), _too_long(300)])
+    next_action = StringField(_l("Next action"), validators=[Optional(), too_long(300)])
     next_action_date = DateField(_l("Next action date"), validators=[Optional()])
 
     def __init__(self, *args: Any, organizations: list[tuple[int, str]] = (), **kwargs: Any) -> None:
@@ -103,9 +81,9 @@ class DealForm(FlaskForm):
 
 class StageForm(FlaskForm):
     stage = SelectField(_l("New stage"), validators=[InputRequired(REQUIRED)])
-    note = StringField(_l("Note"), validators=[Optional(), _too_long(1000)])
+    note = StringField(_l("Note"), validators=[Optional(), too_long(1000)])
     lost_reason = SelectField(_l("Why was it lost?"), validators=[Optional()])
-    lost_note = StringField(_l("Details"), validators=[Optional(), _too_long(1000)])
+    lost_note = StringField(_l("Details"), validators=[Optional(), too_long(1000)])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -114,11 +92,11 @@ class StageForm(FlaskForm):
 
 
 class NoteForm(FlaskForm):
-    body = TextAreaField(_l("Note"), validators=[InputRequired(REQUIRED), _too_long(5000)])
+    body = TextAreaField(_l("Note"), validators=[InputRequired(REQUIRED), too_long(5000)])
 
 
 class NextActionForm(FlaskForm):
-    next_action = StringField(_l("Next action"), validators=[Optional(), _too_long(300)])
+    next_action = StringField(_l("Next action"), validators=[Optional(), too_long(300)])
     next_action_date = DateField(_l("Next action date"), validators=[Optional()])
 
 
@@ -126,13 +104,9 @@ class NextActionForm(FlaskForm):
 
 def yuan_to_fen(text: str | None) -> int | None:
     """Parse a yuan amount as typed ("1,200,000.50"); the service judges sign and size."""
-    text = (text or "").strip().replace(",", "").replace("，", "")
-    if not text:
+    amount = parse_decimal(text)
+    if amount is None:
         return None
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise ValidationError(_l("Enter a number.")) from None
     if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
         raise ValidationError(_l("Enter an amount in yuan with at most two decimals."))
     return int(amount * 100)
@@ -174,8 +148,8 @@ class ContractForm(FlaskForm):
     version = HiddenField()
     contract_type = SelectField(_l("Contract type"), validators=[InputRequired(REQUIRED)])
     contract_subtype = SelectField(_l("Sub-type"), validators=[Optional()])
-    project_name = StringField(_l("Project name"), validators=[InputRequired(REQUIRED), _too_long(300)])
-    registration_number = StringField(_l("Registration number"), validators=[Optional(), _too_long(30)],
+    project_name = StringField(_l("Project name"), validators=[InputRequired(REQUIRED), too_long(300)])
+    registration_number = StringField(_l("Registration number"), validators=[Optional(), too_long(30)],
                                       description=_l("18 characters, e.g. 2026350500A0001234; empty until registered."))
     signing_date = DateField(_l("Signing date"), validators=[InputRequired(REQUIRED)])
     valid_from = DateField(_l("Valid from"), validators=[Optional()])
@@ -187,14 +161,14 @@ class ContractForm(FlaskForm):
     payment_mode = SelectField(_l("Payment mode"), validators=[Optional()])
     ip_type = SelectField(_l("IP type"), validators=[Optional()])
     tech_field = SelectField(_l("Technology field"), validators=[Optional()])
-    seller_org_id = SelectField(_l("Seller on the platform"), coerce=_optional_int, validate_choice=False)
-    seller_name = StringField(_l("Seller"), validators=[Optional(), _too_long(200)],
+    seller_org_id = SelectField(_l("Seller on the platform"), coerce=optional_int, validate_choice=False)
+    seller_name = StringField(_l("Seller"), validators=[Optional(), too_long(200)],
                               description=_l("Filled from the organization when left empty."))
     seller_entity_type = SelectField(_l("Seller's legal-entity type"), validators=[Optional()])
     seller_region = SelectField(_l("Seller's region"), validate_choice=False,
                                 description=_l("Filled from the organization when left empty."))
-    buyer_org_id = SelectField(_l("Buyer on the platform"), coerce=_optional_int, validate_choice=False)
-    buyer_name = StringField(_l("Buyer"), validators=[Optional(), _too_long(200)],
+    buyer_org_id = SelectField(_l("Buyer on the platform"), coerce=optional_int, validate_choice=False)
+    buyer_name = StringField(_l("Buyer"), validators=[Optional(), too_long(200)],
                              description=_l("Filled from the organization when left empty."))
     buyer_entity_type = SelectField(_l("Buyer's legal-entity type"), validators=[Optional()])
     buyer_region = SelectField(_l("Buyer's region"), validate_choice=False,
@@ -202,7 +176,7 @@ class ContractForm(FlaskForm):
     deal_id = IntegerField(_l("Deal number"), validators=[Optional()])
     result_id = IntegerField(_l("Research result number"), validators=[Optional()])
     need_id = IntegerField(_l("Technical need number"), validators=[Optional()])
-    fair_id = SelectField(_l("Fair"), coerce=_optional_int, validate_choice=False)
+    fair_id = SelectField(_l("Fair"), coerce=optional_int, validate_choice=False)
 
     def __init__(self, *args: Any, lang: str = "zh", organizations: list[tuple[int, str]] = (),
                  fairs: list[tuple[int, str]] = (), **kwargs: Any) -> None:

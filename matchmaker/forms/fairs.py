@@ -14,22 +14,14 @@ from wtforms import (
     HiddenField,
     IntegerField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
     TimeField,
 )
-from wtforms import widgets as w
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
 
+from matchmaker.forms.fields import REQUIRED, MultiCheckboxField, optional_int
 from models.fairs import ParticipantType
-
-REQUIRED = _l("This field is required.")
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = w.ListWidget(prefix_label=False)
-    option_widget = w.CheckboxInput()
 
 
 def apply_errors(form: FlaskForm, errors: dict[str, list[str]]) -> None:
@@ -40,13 +32,6 @@ def apply_errors(form: FlaskForm, errors: dict[str, list[str]]) -> None:
             field.errors = [*field.errors, *messages]
         else:
             form.form_errors.extend(messages)
-
-
-def _optional_int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "", "None") else None
-    except (TypeError, ValueError):
-        return None
 
 
 class FairForm(FlaskForm):
@@ -101,7 +86,7 @@ class RegistrationForm(FlaskForm):
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=30)])
     job_title = StringField(_l("Job title"), validators=[Optional(), Length(max=100)])
     participant_type = SelectField(_l("Participates as"))
-    organization_id = SelectField(_l("Organization"), coerce=_optional_int, validate_choice=False)
+    organization_id = SelectField(_l("Organization"), coerce=optional_int, validate_choice=False)
     result_ids = MultiCheckboxField(_l("Research results to bring"), coerce=int)
     need_ids = MultiCheckboxField(_l("Technical needs to bring"), coerce=int)
     new_kind = SelectField(_l("New listing"), choices=[("", "—"), ("result", _l("Research result")),
@@ -127,12 +112,12 @@ class RequestForm(FlaskForm):
 
 
 class MeetingForm(FlaskForm):
-    a_id = SelectField(_l("Participant"), coerce=_optional_int, validate_choice=False)
-    b_id = SelectField(_l("Counterpart"), coerce=_optional_int, validate_choice=False)
+    a_id = SelectField(_l("Participant"), coerce=optional_int, validate_choice=False)
+    b_id = SelectField(_l("Counterpart"), coerce=optional_int, validate_choice=False)
 
 
 class MoveForm(FlaskForm):
-    slot_id = SelectField(_l("Time slot"), coerce=_optional_int, validate_choice=False)
+    slot_id = SelectField(_l("Time slot"), coerce=optional_int, validate_choice=False)
     table_no = IntegerField(_l("Table"), validators=[InputRequired(REQUIRED)])
 
 

@@ -1,23 +1,15 @@
 """Forms for research results and technical needs: they parse what was typed; the service judges it."""
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    DateField,
-    SelectField,
-    SelectMultipleField,
-    StringField,
-    TextAreaField,
-    ValidationError,
-)
-from wtforms.validators import InputRequired, Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField, ValidationError
+from wtforms.validators import InputRequired, Optional
 
+from matchmaker.forms.fields import REQUIRED, MultiCheckboxField, apply_errors, parse_decimal, too_long
 from matchmaker.reference import (
     INDUSTRY_DIVISIONS,
     INDUSTRY_SECTIONS,
@@ -31,30 +23,14 @@ from matchmaker.reference import (
 )
 from matchmaker.services.listings import split_keywords, split_patent_numbers
 
-REQUIRED = _l("This field is required.")
 UNITS = {"wan": 1_000_000, "yuan": 100}  # fen per unit
 # Service error keys that a form shows under a differently named input.
 FIELD_ALIASES = {"price_fen": "price", "budget_min_fen": "budget_min", "budget_max_fen": "budget_max"}
 
 
-def _too_long(limit: int) -> Length:
-    return Length(max=limit, message=_l("At most %(max)d characters."))
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-
 def _amount(text: str | None) -> Decimal | None:
-    text = (text or "").strip().replace(",", "").replace("，", "")
-    if not text:
-        return None
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise ValidationError(_l("Enter a number.")) from None
-    if not amount.is_finite():
+    amount = parse_decimal(text)
+    if amount is not None and not amount.is_finite():
         raise ValidationError(_l("Enter a number."))
     return amount
 
@@ -78,12 +54,12 @@ def _blank(label: str = "—") -> list[tuple[str, str]]:
 
 
 class ListingForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[InputRequired(REQUIRED), _too_long(200)])
-    summary = TextAreaField(_l("Public teaser"), validators=[InputRequired(REQUIRED), _too_long(1000)],
+    title = StringField(_l("Title"), validators=[InputRequired(REQUIRED), too_long(200)])
+    summary = TextAreaField(_l("Public teaser"), validators=[InputRequired(REQUIRED), too_long(1000)],
                             description=_l("Always public, also for confidential listings: say what it is "
                                            "and what it is good for, without secrets."))
-    description = TextAreaField(_l("Detailed description"), validators=[_too_long(20000)])
-    keywords = StringField(_l("Keywords"), validators=[_too_long(1000)],
+    description = TextAreaField(_l("Detailed description"), validators=[too_long(20000)])
+    keywords = StringField(_l("Keywords"), validators=[too_long(1000)],
                            description=_l("Separate keywords with commas or 、, e.g. 振动监测、预测性维护"))
     industry_section = SelectField(_l("Industry section (GB/T 4754)"), validate_choice=False)
     industry_division = SelectField(_l("Industry division"), validate_choice=False,
@@ -97,9 +73,9 @@ class ListingForm(FlaskForm):
                             description=_l("After this date the listing is hidden until you renew it."))
     confidential = BooleanField(_l("Confidential: show only the title, summary and classification publicly; "
                                    "details and contact are released after I accept an introduction"))
-    contact_name = StringField(_l("Contact person"), validators=[_too_long(100)])
-    contact_phone = StringField(_l("Contact phone"), validators=[_too_long(30)])
-    contact_email = StringField(_l("Contact email"), validators=[_too_long(254)])
+    contact_name = StringField(_l("Contact person"), validators=[too_long(100)])
+    contact_phone = StringField(_l("Contact phone"), validators=[too_long(30)])
+    contact_email = StringField(_l("Contact email"), validators=[too_long(254)])
     organization_id = SelectField(_l("On behalf of organization"), validate_choice=False)
 
     kind = ""
@@ -133,12 +109,7 @@ class ListingForm(FlaskForm):
 
     def add_errors(self, errors: dict[str, list[str]]) -> None:
         """Show a service's ValidationFailed next to the inputs they concern."""
-        for key, messages in errors.items():
-            name = FIELD_ALIASES.get(key, key)
-            if name in self:
-                self[name].errors = [*self[name].errors, *messages]
-            else:
-                self.form_errors.extend(messages)
+        apply_errors(self, errors, FIELD_ALIASES)
 
     @classmethod
     def data_from(cls, listing: Any) -> dict[str, Any]:
@@ -170,15 +141,15 @@ class ResultForm(ListingForm):
     trl = SelectField(_l("Technology readiness level (GB/T 22900)"), validate_choice=False,
                       validators=[_int_validator])
     ip_status = SelectField(_l("Intellectual property"), validate_choice=False)
-    patent_numbers = TextAreaField(_l("Patent or registration numbers"), validators=[_too_long(2000)],
+    patent_numbers = TextAreaField(_l("Patent or registration numbers"), validators=[too_long(2000)],
                                    description=_l("One per line or separated by commas, "
                                                   "e.g. ZL201720001285.X"))
-    price = StringField(_l("Asking price"), validators=[_number_validator, _too_long(20)])
+    price = StringField(_l("Asking price"), validators=[_number_validator, too_long(20)])
     price_unit = SelectField(_l("Unit"), validate_choice=False,
                              choices=[("wan", _l("10,000 yuan (万元)")), ("yuan", _l("yuan (元)"))])
     negotiable = BooleanField(_l("Price negotiable (面议)"))
-    inventors = StringField(_l("Inventors"), validators=[_too_long(300)])
-    application_areas = TextAreaField(_l("Application areas"), validators=[_too_long(5000)])
+    inventors = StringField(_l("Inventors"), validators=[too_long(300)])
+    application_areas = TextAreaField(_l("Application areas"), validators=[too_long(5000)])
 
     def setup(self, lang: str, organizations: list[Any] | None) -> None:
         super().setup(lang, organizations)
@@ -211,8 +182,8 @@ class ResultForm(ListingForm):
 
 class NeedForm(ListingForm):
     kind = "need"
-    budget_min = StringField(_l("Budget from"), validators=[_number_validator, _too_long(20)])
-    budget_max = StringField(_l("Budget up to"), validators=[_number_validator, _too_long(20)],
+    budget_min = StringField(_l("Budget from"), validators=[_number_validator, too_long(20)])
+    budget_max = StringField(_l("Budget up to"), validators=[_number_validator, too_long(20)],
                              description=_l("Leave both empty if the budget is negotiable."))
     budget_unit = SelectField(_l("Unit"), validate_choice=False,
                               choices=[("wan", _l("10,000 yuan (万元)")), ("yuan", _l("yuan (元)"))])

@@ -9,7 +9,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from matchmaker import reference
-from matchmaker.forms.deals import CONTRACT_ALIASES, ConfirmImportForm, ContractForm, ImportForm, apply_errors
+from matchmaker.forms.deals import CONTRACT_ALIASES, ConfirmImportForm, ContractForm, ImportForm
+from matchmaker.forms.fields import apply_errors
 from matchmaker.i18n import current_lang
 from matchmaker.services import audit, contract_import, contracts, permissions, stats
 from matchmaker.services.errors import Conflict, DomainError, NotAllowed, NotFound, ValidationFailed

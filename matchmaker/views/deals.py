@@ -8,7 +8,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from matchmaker.forms.deals import DealForm, NextActionForm, NoteForm, StageForm, apply_errors
+from matchmaker.forms.deals import DealForm, NextActionForm, NoteForm, StageForm
+from matchmaker.forms.fields import apply_errors
 from matchmaker.services import contracts, deals, introductions, permissions
 from matchmaker.services.errors import DomainError, NotAllowed, ValidationFailed
 from matchmaker.views._helpers import or_404, require

@@ -7,7 +7,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from matchmaker.forms.deals import AnswerForm, DeclineForm, IntroductionRequestForm, apply_errors
+from matchmaker.forms.deals import AnswerForm, DeclineForm, IntroductionRequestForm
+from matchmaker.forms.fields import apply_errors
 from matchmaker.services import introductions
 from matchmaker.services.errors import DomainError, NotAllowed, NotFound, ValidationFailed
 from matchmaker.views._helpers import act, flash_errors, local_url, or_404
