@@ -19,7 +19,7 @@ from matchmaker.reference import (
     TRANSFER_MODES,
     region_name,
 )
-from matchmaker.services import listing_search
+from matchmaker.services import listing_search, xlsx
 from matchmaker.services.listings import ListingView, view_for
 
 EXPORT_MAX_ROWS = 10000
@@ -105,19 +105,15 @@ def to_csv(headers: list[str], rows: list[list]) -> bytes:
 
 def to_xlsx(headers: list[str], rows: list[list], sheet_title: str) -> bytes:
     from openpyxl import Workbook
-    from openpyxl.styles import Font
 
     workbook = Workbook()
     sheet = workbook.active
-    sheet.title = sheet_title[:31]
+    sheet.title = xlsx.sheet_title(sheet_title)
     sheet.append(headers)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
+    xlsx.bold_header(sheet)
     for row in rows:
         sheet.append([_safe_cell(v) for v in row])
     sheet.freeze_panes = "A2"
     for index, header in enumerate(headers, start=1):
         sheet.column_dimensions[sheet.cell(1, index).column_letter].width = max(10, min(40, len(header) * 2 + 4))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return xlsx.to_bytes(workbook)

@@ -3,7 +3,6 @@ fair's contacts followed to registered contracts (as the statistics count them) 
 linked to the fair, as figures for the page and as an XLSX workbook."""
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -14,6 +13,7 @@ from openpyxl.styles import Font
 from matchmaker.services import stats
 from matchmaker.services.fair_meetings import meeting_status_label, outcome_label
 from matchmaker.services.fairs import get_fair, participant_type_label
+from matchmaker.services.xlsx import bold_header, sheet_title, to_bytes
 from models import Contract, FairMeeting, FairParticipant, MeetingRequest, Session
 from models.fairs import MeetingOutcome, MeetingStatus, RegistrationStatus, RequestStatus
 
@@ -114,7 +114,7 @@ def xlsx(fair_id: int) -> bytes:
     f = figures(fair.id)
     wb = Workbook()
     ws = wb.active
-    ws.title = _("Summary")[:31]
+    ws.title = sheet_title(_("Summary"))
     ws.append([fair.name])
     ws["A1"].font = Font(bold=True, size=14)
     ws.append([_("Dates"), f"{fair.start_date.isoformat()} – {fair.end_date.isoformat()}"])
@@ -141,12 +141,11 @@ def xlsx(fair_id: int) -> bytes:
     ws.column_dimensions["A"].width = 36
     ws.column_dimensions["B"].width = 24
 
-    sheet = wb.create_sheet(_("Meetings")[:31])
+    sheet = wb.create_sheet(sheet_title(_("Meetings")))
     header = [_("Meeting"), _("Time"), _("Table"), _("Participant"), _("Organization"), _("Counterpart"),
               _("Organization"), _("Status"), _("Outcome")]
     sheet.append(header)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
+    bold_header(sheet)
     stmt = sa.select(FairMeeting).where(FairMeeting.fair_id == fair.id).order_by(FairMeeting.id)
     for m in Session.scalars(stmt):
         sheet.append([m.id, m.slot.starts_at.strftime("%Y-%m-%d %H:%M") if m.slot else "", m.table_no or "",
@@ -154,6 +153,4 @@ def xlsx(fair_id: int) -> bytes:
                       meeting_status_label(m.status), outcome_label(m.outcome)])
     for col, width in zip("ABCDEFGHI", (9, 18, 7, 14, 28, 14, 28, 10, 14), strict=True):
         sheet.column_dimensions[col].width = width
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+    return to_bytes(wb)

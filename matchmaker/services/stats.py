@@ -4,12 +4,10 @@ the contracts service in the same transaction as each contract, so they always e
 sums while the dashboard reads thousands of rows, not every contract of the period."""
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +17,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
 
 from matchmaker import reference
+from matchmaker.i18n import yuan
+from matchmaker.services import xlsx
 from matchmaker.services.deals import stage_rank
 from models import (
     DEAL_STAGE_ORDER,
@@ -753,10 +753,6 @@ def fair_choices() -> list[tuple[int, str]]:
 
 # --- JSON and XLSX ---------------------------------------------------------------------------
 
-def yuan(fen: int) -> Decimal:
-    return Decimal(fen) / 100
-
-
 def row_json(row: Row) -> dict[str, Any]:
     data = asdict(row)
     data["amount_yuan"] = f"{yuan(row.amount_fen):.2f}"
@@ -780,40 +776,26 @@ def api_payload(group: str, scope: Scope, lang: str = "zh") -> dict[str, Any]:
 def export_xlsx(board: Dashboard) -> bytes:
     """One sheet per dashboard table with the same numbers; amounts in yuan with two decimals."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
 
     book = Workbook()
     sheet = book.active
-    sheet.title = _sheet_title(_("Summary"))
+    sheet.title = xlsx.sheet_title(_("Summary"))
     _write_rows(sheet, [board.totals], _("Total"))
     for group, rows in board.tables.items():
-        _write_rows(book.create_sheet(_sheet_title(str(GROUP_TITLES[group]))), rows, str(GROUP_TITLES[group]))
-    funnel_sheet = book.create_sheet(_sheet_title(_("Funnel")))
+        _write_rows(book.create_sheet(xlsx.sheet_title(str(GROUP_TITLES[group]))), rows, str(GROUP_TITLES[group]))
+    funnel_sheet = book.create_sheet(xlsx.sheet_title(_("Funnel")))
     funnel_sheet.append([_("Stage"), _("Count"), _("Conversion from previous"),
                          _("Conversion from contacts requested")])
     for step in board.funnel:
         funnel_sheet.append([step.label, step.count, step.rate if step.comparable else _("n/a"), step.rate_from_top])
-    for cell in funnel_sheet[1]:
-        cell.font = Font(bold=True)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
-
-
-def _sheet_title(text: str) -> str:
-    # Excel forbids some characters in sheet names and caps them at 31 characters.
-    for bad in "[]:*?/\\":
-        text = text.replace(bad, " ")
-    return text[:31]
+    xlsx.bold_header(funnel_sheet)
+    return xlsx.to_bytes(book)
 
 
 def _write_rows(sheet: Any, rows: list[Row], first_header: str) -> None:
-    from openpyxl.styles import Font
-
     sheet.append([first_header, _("Contracts"), _("Contract amount (yuan)"),
                   _("Technology transaction amount (yuan)")])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
+    xlsx.bold_header(sheet)
     for row in rows:
         sheet.append([row.label, row.count, yuan(row.amount_fen), yuan(row.tech_amount_fen)])
         for cell in sheet[sheet.max_row][2:4]:
