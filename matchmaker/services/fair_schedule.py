@@ -239,12 +239,8 @@ def move(actor: User, meeting_id: int, slot_id: int, table_no: int) -> FairMeeti
                              at=_when(slot), table=busy.table_no))
         if slot.id not in available_slot_ids(person):
             raise Conflict(_("%(name)s is not available at %(at)s.", name=person.name, at=_when(slot)))
-    changes = audit.apply(meeting, {"slot_id": slot.id, "table_no": table_no, "pinned": True,
-                                    "unplaced_reason": None})
-    audit.record(actor.id, "fair.meeting.move", meeting, changes)
-    _touch(meeting.fair_id)
-    Session.commit()
-    return meeting
+    return _save_placement(actor, meeting, "fair.meeting.move",
+                           {"slot_id": slot.id, "table_no": table_no, "pinned": True, "unplaced_reason": None})
 
 
 def set_pinned(actor: User, meeting_id: int, pinned: bool) -> FairMeeting:
@@ -258,20 +254,21 @@ def set_pinned(actor: User, meeting_id: int, pinned: bool) -> FairMeeting:
 
 def unschedule(actor: User, meeting_id: int) -> FairMeeting:
     meeting = _staff_meeting(actor, meeting_id)
-    changes = audit.apply(meeting, {"slot_id": None, "table_no": None, "pinned": False})
-    audit.record(actor.id, "fair.meeting.unschedule", meeting, changes)
-    _touch(meeting.fair_id)
-    Session.commit()
-    return meeting
+    return _save_placement(actor, meeting, "fair.meeting.unschedule",
+                           {"slot_id": None, "table_no": None, "pinned": False})
 
 
 def cancel(actor: User, meeting_id: int) -> FairMeeting:
     meeting = _staff_meeting(actor, meeting_id)
     if meeting.status in DONE_STATUSES:
         raise Conflict(_("This meeting has already taken place."))
-    changes = audit.apply(meeting, {"status": MeetingStatus.CANCELLED, "slot_id": None, "table_no": None,
-                                    "pinned": False})
-    audit.record(actor.id, "fair.meeting.cancel", meeting, changes)
+    return _save_placement(actor, meeting, "fair.meeting.cancel",
+                           {"status": MeetingStatus.CANCELLED, "slot_id": None, "table_no": None, "pinned": False})
+
+
+def _save_placement(actor: User, meeting: FairMeeting, action: str, values: dict[str, Any]) -> FairMeeting:
+    """Save a hand change of a meeting's place in the schedule, audited, and mark the schedule changed."""
+    audit.record(actor.id, action, meeting, audit.apply(meeting, values))
     _touch(meeting.fair_id)
     Session.commit()
     return meeting
