@@ -11,6 +11,8 @@ from wtforms import SelectMultipleField, ValidationError
 from wtforms.validators import Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from matchmaker.services.errors import DomainError, ValidationFailed
+
 REQUIRED = _l("This field is required.")
 
 
@@ -53,3 +55,11 @@ def apply_errors(form: FlaskForm, errors: dict[str, list[str]], aliases: dict[st
             field.errors = [*field.errors, *messages]
         else:
             form.form_errors.extend(messages)
+
+
+def show_error(form: FlaskForm, exc: DomainError, aliases: dict[str, str] | None = None) -> None:
+    """A service's refusal on the form: a ValidationFailed under its inputs, any other above the form."""
+    if isinstance(exc, ValidationFailed):
+        apply_errors(form, exc.errors, aliases)
+    else:
+        form.form_errors.append(exc.message)

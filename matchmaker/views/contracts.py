@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from matchmaker import reference
 from matchmaker.forms.deals import CONTRACT_ALIASES, ConfirmImportForm, ContractForm, ImportForm
-from matchmaker.forms.fields import apply_errors
+from matchmaker.forms.fields import apply_errors, show_error
 from matchmaker.i18n import current_lang
 from matchmaker.services import audit, contract_import, contracts, permissions, stats
 from matchmaker.services.errors import Conflict, DomainError, NotAllowed, NotFound, ValidationFailed
@@ -55,10 +55,8 @@ def create():
     if form.validate_on_submit():
         try:
             contract = contracts.create(current_user, form.to_input())
-        except ValidationFailed as exc:
-            apply_errors(form, exc.errors, CONTRACT_ALIASES)
         except DomainError as exc:
-            form.form_errors.append(exc.message)
+            show_error(form, exc, CONTRACT_ALIASES)
         else:
             flash(_("Contract recorded."), "success")
             return redirect(url_for("contracts.view", contract_id=contract.id))
@@ -97,12 +95,10 @@ def edit(contract_id: int):
             form.form_errors.append(exc.message)
             current = getattr(exc, "current", None) or contract
             form.version.data = str(current.version)
-        except ValidationFailed as exc:
-            apply_errors(form, exc.errors, CONTRACT_ALIASES)
         except NotAllowed:
             abort(403)
         except DomainError as exc:
-            form.form_errors.append(exc.message)
+            show_error(form, exc, CONTRACT_ALIASES)
         else:
             flash(_("Contract saved."), "success")
             return redirect(url_for("contracts.view", contract_id=contract_id))

@@ -9,9 +9,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from matchmaker.forms.deals import DealForm, NextActionForm, NoteForm, StageForm
-from matchmaker.forms.fields import apply_errors
+from matchmaker.forms.fields import show_error
 from matchmaker.services import contracts, deals, introductions, permissions
-from matchmaker.services.errors import DomainError, NotAllowed, ValidationFailed
+from matchmaker.services.errors import DomainError, NotAllowed
 from matchmaker.views._helpers import or_404, require
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
@@ -53,10 +53,8 @@ def create():
                                next_action=form.next_action.data or "", next_action_date=form.next_action_date.data)
         try:
             deal = deals.create(current_user, data)
-        except ValidationFailed as exc:
-            apply_errors(form, exc.errors)
         except DomainError as exc:
-            form.form_errors.append(exc.message)
+            show_error(form, exc)
         else:
             flash(_("Deal opened."), "success")
             return redirect(url_for("deals.view", deal_id=deal.id))
@@ -95,10 +93,8 @@ def _guarded(deal_id: int, form: Any, action: Any, success: str, form_name: str)
             action(form)
         except NotAllowed:
             abort(403)
-        except ValidationFailed as exc:
-            apply_errors(form, exc.errors)
         except DomainError as exc:
-            form.form_errors.append(exc.message)
+            show_error(form, exc)
         else:
             flash(success, "success")
             return redirect(url_for("deals.view", deal_id=deal_id))
