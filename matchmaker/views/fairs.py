@@ -312,14 +312,20 @@ def _me(fair) -> Any:
     return (mine[0] if mine else None), mine
 
 
+def _registered_me(fair) -> Any:
+    """Like _me, but a user with nobody registered at the fair is sent to its page to register first."""
+    me, mine = _me(fair)
+    if me is None:
+        flash(_("Register for the fair first."), "warning")
+        abort(redirect(url_for("fairs.detail", fair_id=fair.id)))
+    return me, mine
+
+
 @bp.get("/<int:fair_id>/suggestions")
 @login_required
 def suggestions(fair_id: int):
     fair = _fair(fair_id)
-    me, mine = _me(fair)
-    if me is None:
-        flash(_("Register for the fair first."), "warning")
-        return redirect(url_for("fairs.detail", fair_id=fair.id))
+    me, mine = _registered_me(fair)
     rows = fair_meetings.suggestions(me.id)
     return render_template("fairs/suggestions.html", fair=fair, me=me, mine=mine, rows=rows,
                            form=RequestForm(formdata=None), **_labels())
@@ -345,10 +351,7 @@ def send_request(fair_id: int):
 @login_required
 def requests(fair_id: int):
     fair = _fair(fair_id)
-    me, mine = _me(fair)
-    if me is None:
-        flash(_("Register for the fair first."), "warning")
-        return redirect(url_for("fairs.detail", fair_id=fair.id))
+    me, mine = _registered_me(fair)
     lists = fair_meetings.requests_for(me.id)
     return render_template("fairs/requests.html", fair=fair, me=me, mine=mine, **lists, **_labels())
 
