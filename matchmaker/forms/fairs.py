@@ -24,16 +24,6 @@ from matchmaker.forms.fields import REQUIRED, MultiCheckboxField, optional_int
 from models.fairs import ParticipantType
 
 
-def apply_errors(form: FlaskForm, errors: dict[str, list[str]]) -> None:
-    """Show a service's {field: [messages]} under the matching inputs; the rest above the form."""
-    for name, messages in errors.items():
-        field = getattr(form, name, None)
-        if field is not None and hasattr(field, "errors") and not callable(field):
-            field.errors = [*field.errors, *messages]
-        else:
-            form.form_errors.extend(messages)
-
-
 class FairForm(FlaskForm):
     name = StringField(_l("Name"), validators=[InputRequired(REQUIRED), Length(max=200)])
     venue = StringField(_l("Venue"), validators=[Optional(), Length(max=300)])

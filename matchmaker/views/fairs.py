@@ -19,9 +19,9 @@ from matchmaker.forms.fairs import (
     RegistrationForm,
     RequestForm,
     SessionForm,
-    apply_errors,
     parse_availability,
 )
+from matchmaker.forms.fields import apply_errors
 from matchmaker.services import (
     fair_import,
     fair_meetings,

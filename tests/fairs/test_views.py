@@ -1,6 +1,8 @@
 """The fair pages as organizers and participants see them: setup, requests, scheduling, printouts."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from matchmaker.services import fair_meetings, fair_schedule
@@ -26,6 +28,8 @@ def test_staff_create_a_fair_and_bad_input_keeps_what_was_typed(client, auth, ma
                                            "participant_types": ["research", "enterprise"]})
     assert page.status_code == 200
     assert "The fair cannot end before it starts." in page.get_data(as_text=True)
+    # The message stands next to the field it is about, not only above the form.
+    assert re.search(r'<div class="field has-error">\s*<label for="end_date"', page.get_data(as_text=True))
     assert 'value="春季对接会"' in page.get_data(as_text=True)
     assert Session.query(Fair).count() == 0
     page = client.post("/fairs/new", data={"name": "春季对接会", "start_date": "2031-05-20", "end_date": "2031-05-20",
