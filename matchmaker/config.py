@@ -44,7 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "EMBEDDING_BACKEND": "auto",
     "INDEX_DIR": str(VAR_DIR / "index"),
     "EXACT_SEARCH_MAX": 50000,
-    "MATCH_WEIGHTS": {"dense": 0.6, "lexical": 0.25, "structured": 0.15},
+    "MATCH_WEIGHTS": {"dense": 0.5, "lexical": 0.35, "structured": 0.15},
     "STRONG_MATCH_SCORE": 0.75,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

@@ -317,7 +317,7 @@ def _present(side: str, found: list[ranking.Match], query_text: str, viewer: Any
             parts={"dense": match.dense, "lexical": match.lexical, "structured": match.structured},
             checks=[_check_item(check) for check in match.checks], terms=terms,
             snippet=marked(_snippet_source(shown), terms), query_snippet=marked(query_text, terms),
-            strong=match.score >= strong))
+            strong=match.strength >= strong))
     return items
 
 
@@ -368,11 +368,13 @@ def notify_new_matches(kind: str, listing_ids: list[int]) -> int:
         if not text:
             continue
         for match in rank(OTHER_SIDE[kind], to_doc(listing), text, 5):
-            if match.score < strong:
-                break
+            # The rank score is relative to the other candidates; strength is not, and is not
+            # in rank order, so every top candidate is checked.
+            if match.strength < strong:
+                continue
             other = Session.get(listing_model(OTHER_SIDE[kind]), match.id)
             if other is not None:
-                created += _notify_pair(listing, other, match.score)
+                created += _notify_pair(listing, other, match.strength)
     Session.commit()
     return created
 

@@ -114,8 +114,19 @@ def test_free_text_query_uses_text_signals_only() -> None:
                                  {10: 2.0, 11: 1.0}, filters=HardFilters(within_budget=True))
     assert [m.id for m in ranked] == [10, 11]  # within_budget has no budget to compare with
     assert ranked[0].checks == () and ranked[0].structured == 0.0
-    assert ranked[0].score == pytest.approx((0.6 * 0.7 + 0.25 * 1.0) / 0.85)
+    assert ranked[0].score == pytest.approx(1.0)  # best of both signals among the candidates
+    assert ranked[0].dense == pytest.approx(0.7)  # the raw cosine is kept for display
+    assert ranked[0].strength == pytest.approx((0.5 * 0.7 + 0.35 * 1.0) / 0.85)
     assert "预测性维护" in ranked[0].shared_terms
+
+
+def test_strength_stays_low_when_even_the_best_candidate_is_a_poor_match() -> None:
+    other = replace(RESULT, id=13)
+    poor = HybridRanker().rank(NEED, [other, RESULT], {10: 0.3, 13: 0.2}, {})
+    good = HybridRanker().rank(NEED, [other, RESULT], {10: 0.95, 13: 0.2}, {})
+    assert poor[0].id == good[0].id == 10
+    assert poor[0].score == pytest.approx(good[0].score)  # the rank score is query-relative
+    assert poor[0].strength < good[0].strength
 
 
 def test_rank_returns_k_best_with_shared_terms() -> None:
