@@ -18,12 +18,8 @@ PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgre
 PG_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 
 
-def pg_database_url() -> str:
+def create_pg_database() -> str:
     """A new, empty PostgreSQL database for this test process (tests that need their own call it too)."""
-    return _create_pg_database()
-
-
-def _create_pg_database() -> str:
     name = f"mm_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
@@ -37,7 +33,7 @@ def _create_pg_database() -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
-def _drop_pg_database(url: str) -> None:
+def drop_pg_database(url: str) -> None:
     engine = models.db._engines.pop(url, None)
     if engine is not None:
         engine.dispose()
@@ -52,10 +48,10 @@ def _drop_pg_database(url: str) -> None:
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # Tables come from the models; tests/test_migrations.py checks the migrations build the same schema.
     if os.environ.get("TEST_DATABASE", "sqlite") == "postgresql":
-        url = _create_pg_database()
+        url = create_pg_database()
         Base.metadata.create_all(models.db.get_engine(url))
         yield url
-        _drop_pg_database(url)
+        drop_pg_database(url)
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
         Base.metadata.create_all(models.db.get_engine(url))

@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 import models
 from matchmaker import dbsetup
 from models.base import Base
-from tests.conftest import _create_pg_database, _drop_pg_database
+from tests.conftest import create_pg_database, drop_pg_database
 
 
 def _diff_after_upgrade(url: str) -> list:
@@ -27,9 +27,9 @@ def test_migrations_match_models_on_sqlite(tmp_path):
 
 
 def test_migrations_match_models_on_postgresql():
-    url = _create_pg_database()
+    url = create_pg_database()
     try:
         assert _diff_after_upgrade(url) == []
     finally:
         models.Session.remove()
-        _drop_pg_database(url)
+        drop_pg_database(url)

@@ -11,7 +11,7 @@ import models
 from matchmaker.services import listings, matching_index, matching_outbox
 from models import CloseReason, ListingStatus, ListingVector, OutboxEvent, Role, Session
 from models.base import Base
-from tests.conftest import _drop_pg_database, pg_database_url
+from tests.conftest import create_pg_database, drop_pg_database
 from tests.integration.matching_worker import Worker, flush_redis, wait_until, zhibei_texts
 
 pytestmark = pytest.mark.integration
@@ -22,10 +22,10 @@ BATCH = 8
 
 @pytest.fixture(scope="module")
 def database_url():
-    url = pg_database_url()
+    url = create_pg_database()
     Base.metadata.create_all(models.db.get_engine(url))
     yield url
-    _drop_pg_database(url)
+    drop_pg_database(url)
 
 
 @pytest.fixture(scope="module")
