@@ -8,13 +8,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from matchmaker.services.deals import notify_user
-from models import Fair, FairParticipant, MeetingRequest, Session, User
+from models import Fair, FairMeeting, FairParticipant, MeetingRequest, Session, User
 
 REQUEST_RECEIVED = "fair.request.received"
 REQUEST_ACCEPTED = "fair.request.accepted"
 REQUEST_DECLINED = "fair.request.declined"
 REQUEST_EXPIRED = "fair.request.expired"
 SCHEDULE_CHANGED = "fair.schedule.changed"
+MEETING_MOVED = "fair.meeting.moved"
+MEETING_CANCELLED = "fair.meeting.cancelled"
 
 
 def recipient_user_id(participant: FairParticipant) -> int | None:
@@ -32,7 +34,8 @@ def recipient_user_id(participant: FairParticipant) -> int | None:
     return user.id
 
 
-def _notify(participant: FairParticipant, kind: str, params: dict[str, Any], link: str, dedupe: str) -> None:
+def _notify(participant: FairParticipant, kind: str, params: dict[str, Any], link: str,
+            dedupe: str | None) -> None:
     user_id = recipient_user_id(participant)
     if user_id is not None:
         notify_user(user_id, kind, params, link=link, dedupe=dedupe)
@@ -40,6 +43,10 @@ def _notify(participant: FairParticipant, kind: str, params: dict[str, Any], lin
 
 def _requests_link(req: MeetingRequest, participant: FairParticipant) -> str:
     return f"/fairs/{req.fair_id}/requests?as={participant.id}"
+
+
+def _schedule_link(participant: FairParticipant) -> str:
+    return f"/fairs/participants/{participant.id}/schedule"
 
 
 def _fair_name(fair_id: int) -> str:
@@ -81,5 +88,25 @@ def schedule_changed(fair: Fair, run_id: int, changed: Mapping[int, int]) -> Non
     people = Session.scalars(sa.select(FairParticipant).where(FairParticipant.id.in_(list(changed))))
     for participant in sorted(people, key=lambda p: p.id):
         params = {"fair": fair.name, "fair_id": fair.id, "count": changed[participant.id], "run_id": run_id}
-        _notify(participant, SCHEDULE_CHANGED, params, f"/fairs/participants/{participant.id}/schedule",
+        _notify(participant, SCHEDULE_CHANGED, params, _schedule_link(participant),
                 f"fair:schedule:{run_id}:p{participant.id}")
+
+
+def _meeting_changed(meeting: FairMeeting, kind: str, extra: dict[str, Any]) -> None:
+    """Tell both sides of a meeting staff changed by hand, each naming the other.
+
+    Not deduplicated: every hand change is news, even one that puts a meeting back where it was.
+    """
+    for me, other in ((meeting.a, meeting.b), (meeting.b, meeting.a)):
+        params = {"fair": _fair_name(meeting.fair_id), "fair_id": meeting.fair_id, "meeting_id": meeting.id,
+                  "other": other.name} | extra
+        _notify(me, kind, params, _schedule_link(me), None)
+
+
+def meeting_moved(meeting: FairMeeting, at: str) -> None:
+    """Staff put the meeting at a new slot or table; ``at`` is the slot's time as staff see it."""
+    _meeting_changed(meeting, MEETING_MOVED, {"at": at, "slot_id": meeting.slot_id, "table": meeting.table_no})
+
+
+def meeting_cancelled(meeting: FairMeeting) -> None:
+    _meeting_changed(meeting, MEETING_CANCELLED, {})

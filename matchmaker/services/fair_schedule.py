@@ -217,7 +217,9 @@ def _staff_meeting(actor: User, meeting_id: int) -> FairMeeting:
 
 
 def move(actor: User, meeting_id: int, slot_id: int, table_no: int) -> FairMeeting:
-    """Put a meeting at (slot, table) and pin it there; refused when it would double-book anyone."""
+    """Put a meeting at (slot, table) and pin it there; refused when it would double-book anyone.
+
+    Both participants are told the new time and table (not when only the pin changed)."""
     meeting = _staff_meeting(actor, meeting_id)
     slot = Session.get(FairSlot, slot_id)
     if slot is None or slot.fair_id != meeting.fair_id:
@@ -239,8 +241,12 @@ def move(actor: User, meeting_id: int, slot_id: int, table_no: int) -> FairMeeti
                              at=_when(slot), table=busy.table_no))
         if slot.id not in available_slot_ids(person):
             raise Conflict(_("%(name)s is not available at %(at)s.", name=person.name, at=_when(slot)))
-    return _save_placement(actor, meeting, "fair.meeting.move",
-                           {"slot_id": slot.id, "table_no": table_no, "pinned": True, "unplaced_reason": None})
+    changes = _save_placement(actor, meeting, "fair.meeting.move",
+                              {"slot_id": slot.id, "table_no": table_no, "pinned": True, "unplaced_reason": None})
+    if changes.keys() & {"slot_id", "table_no"}:
+        fair_notices.meeting_moved(meeting, _when(slot))
+    Session.commit()
+    return meeting
 
 
 def set_pinned(actor: User, meeting_id: int, pinned: bool) -> FairMeeting:
@@ -254,24 +260,31 @@ def set_pinned(actor: User, meeting_id: int, pinned: bool) -> FairMeeting:
 
 def unschedule(actor: User, meeting_id: int) -> FairMeeting:
     meeting = _staff_meeting(actor, meeting_id)
-    return _save_placement(actor, meeting, "fair.meeting.unschedule",
-                           {"slot_id": None, "table_no": None, "pinned": False})
+    _save_placement(actor, meeting, "fair.meeting.unschedule", {"slot_id": None, "table_no": None, "pinned": False})
+    Session.commit()
+    return meeting
 
 
 def cancel(actor: User, meeting_id: int) -> FairMeeting:
+    """Cancel the meeting and tell both participants."""
     meeting = _staff_meeting(actor, meeting_id)
     if meeting.status in DONE_STATUSES:
         raise Conflict(_("This meeting has already taken place."))
-    return _save_placement(actor, meeting, "fair.meeting.cancel",
-                           {"status": MeetingStatus.CANCELLED, "slot_id": None, "table_no": None, "pinned": False})
-
-
-def _save_placement(actor: User, meeting: FairMeeting, action: str, values: dict[str, Any]) -> FairMeeting:
-    """Save a hand change of a meeting's place in the schedule, audited, and mark the schedule changed."""
-    audit.record(actor.id, action, meeting, audit.apply(meeting, values))
-    _touch(meeting.fair_id)
+    _save_placement(actor, meeting, "fair.meeting.cancel",
+                    {"status": MeetingStatus.CANCELLED, "slot_id": None, "table_no": None, "pinned": False})
+    fair_notices.meeting_cancelled(meeting)
     Session.commit()
     return meeting
+
+
+def _save_placement(actor: User, meeting: FairMeeting, action: str, values: dict[str, Any]) -> dict[str, list[Any]]:
+    """Apply a hand change of a meeting's place in the schedule, audited, and mark the schedule changed.
+
+    Returns the audited changes; the caller commits."""
+    changes = audit.apply(meeting, values)
+    audit.record(actor.id, action, meeting, changes)
+    _touch(meeting.fair_id)
+    return changes
 
 
 def _touch(fair_id: int) -> None:

@@ -36,6 +36,8 @@ MESSAGES: dict[str, str] = {
     "fair.request.declined": N_('%(recipient)s declined your meeting request at "%(fair)s"'),
     "fair.request.expired": N_('The meeting request between you and %(other)s at "%(fair)s" expired unanswered'),
     "fair.schedule.changed": N_('Your meeting schedule at "%(fair)s" changed: %(count)s meetings placed or moved'),
+    "fair.meeting.moved": N_('Your meeting with %(other)s at "%(fair)s" was moved to %(at)s, table %(table)s'),
+    "fair.meeting.cancelled": N_('Your meeting with %(other)s at "%(fair)s" was cancelled'),
 }
 FALLBACK = N_("Update: %(title)s")
 DIGEST_KINDS = ("match.new",)  # other kinds send their own mail when they happen

@@ -1,4 +1,5 @@
-"""Notifications about fair meeting requests (sent, answered, expired) and schedule changes."""
+"""Notifications about fair meeting requests (sent, answered, expired) and schedule changes, by the
+scheduler or by staff moving or cancelling a meeting by hand."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -129,6 +130,78 @@ def test_a_rerun_notifies_only_those_whose_meetings_moved(make, world):
     assert [n.params["count"] for n in schedule_notices(world.researcher)] == [2, 1]
     assert len(schedule_notices(moved_user)) == 2
     assert len(schedule_notices(kept_user)) == 1
+
+
+def unread(user: User) -> list[str]:
+    with force_locale("en"):
+        return [notifications.render(n) for n in inbox(user) if n.read_at is None]
+
+
+def test_staff_moving_a_meeting_tells_both_sides_the_new_time_and_table(make, world):
+    bystander_user, bystander = world.add_person(make, Role.ENTERPRISE, ParticipantType.ENTERPRISE)
+    meeting = fair_meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    fair_meetings.create_meeting(world.staff, world.research.id, bystander.id)  # not moved
+    slot = world.fair.sessions[0].slots[1]
+    fair_schedule.move(world.staff, meeting.id, slot.id, 2)
+    moved = f'at "{world.fair.name}" was moved to 05-20 09:20, table 2'
+    assert unread(world.researcher) == [f"Your meeting with 黄经理 {moved}"]
+    assert unread(world.enterprise) == [f"Your meeting with 林教授 {moved}"]
+    assert notifications.for_user(world.enterprise).unread == 1
+    with force_locale("zh"):
+        assert notifications.render(inbox(world.enterprise)[0]) == (
+            f"您在“{world.fair.name}”与 林教授 的洽谈已调整至 05-20 09:20，2号桌")
+    assert inbox(world.researcher)[0].link == f"/fairs/participants/{world.research.id}/schedule"
+    assert inbox(world.enterprise)[0].link == f"/fairs/participants/{world.company.id}/schedule"
+    assert inbox(bystander_user) == [] and inbox(world.staff) == []
+    assert Session.query(Notification).count() == 2
+
+
+def test_a_pinned_meeting_moved_again_stays_pinned_and_both_hear_each_move(world):
+    meeting = fair_meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    first, later = world.fair.sessions[0].slots[0], world.fair.sessions[1].slots[2]
+    fair_schedule.move(world.staff, meeting.id, first.id, 1)
+    fair_schedule.move(world.staff, meeting.id, later.id, 1)  # the meeting is pinned by now
+    fair_schedule.move(world.staff, meeting.id, later.id, 1)  # the same place again: nothing to tell
+    assert Session.get(FairMeeting, meeting.id).pinned is True
+    assert [t.split(" was moved to ")[1] for t in unread(world.researcher)] == [
+        "05-20 09:00, table 1", "05-20 14:40, table 1"]
+    assert [t.split(" was moved to ")[1] for t in unread(world.enterprise)] == [
+        "05-20 09:00, table 1", "05-20 14:40, table 1"]
+
+
+def test_staff_cancelling_a_meeting_tells_both_sides(make, world):
+    bystander_user, bystander = world.add_person(make, Role.ENTERPRISE, ParticipantType.ENTERPRISE)
+    meeting = fair_meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    kept = fair_meetings.create_meeting(world.staff, world.company.id, bystander.id)
+    fair_schedule.move(world.staff, kept.id, world.fair.sessions[0].slots[0].id, 1)
+    fair_schedule.move(world.staff, meeting.id, world.fair.sessions[1].slots[0].id, 1)
+    fair_schedule.cancel(world.staff, meeting.id)
+    cancelled = f'at "{world.fair.name}" was cancelled'
+    assert unread(world.researcher)[1:] == [f"Your meeting with 黄经理 {cancelled}"]
+    assert unread(world.enterprise)[2:] == [f"Your meeting with 林教授 {cancelled}"]
+    with force_locale("zh"):
+        assert notifications.render(inbox(world.researcher)[-1]) == f"您在“{world.fair.name}”与 黄经理 的洽谈已取消"
+    assert inbox(world.researcher)[-1].link == f"/fairs/participants/{world.research.id}/schedule"
+    assert len(inbox(bystander_user)) == 1  # only the move of their own meeting
+    assert inbox(world.staff) == []
+
+
+def test_cancelling_a_meeting_with_someone_without_an_account_tells_the_other(make, world):
+    nobody = no_account_person(world, make)
+    meeting = fair_meetings.create_meeting(world.staff, world.research.id, nobody.id)
+    fair_schedule.cancel(world.staff, meeting.id)
+    assert unread(world.researcher) == [f'Your meeting with 陈工 at "{world.fair.name}" was cancelled']
+    assert Session.query(Notification).count() == 1
+
+
+def test_a_move_on_the_schedule_page_reaches_the_participants_notifications(client, auth, world):
+    meeting = fair_meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    slot = world.fair.sessions[0].slots[2]
+    auth.login(world.staff)
+    client.post(f"/fairs/meetings/{meeting.id}/move", data={"slot_id": slot.id, "table_no": 1})
+    auth.login(world.researcher)
+    page = client.get("/notifications/?lang=zh").get_data(as_text=True)
+    assert f"您在“{world.fair.name}”与 黄经理 的洽谈已调整至 05-20 09:40，1号桌" in page
 
 
 def test_participants_see_the_notice_on_their_notifications_page(client, auth, world):
