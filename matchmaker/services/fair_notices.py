@@ -17,6 +17,7 @@ REQUEST_EXPIRED = "fair.request.expired"
 SCHEDULE_CHANGED = "fair.schedule.changed"
 MEETING_MOVED = "fair.meeting.moved"
 MEETING_CANCELLED = "fair.meeting.cancelled"
+MEETING_UNSCHEDULED = "fair.meeting.unscheduled"
 
 
 def recipient_user_id(participant: FairParticipant) -> int | None:
@@ -110,3 +111,8 @@ def meeting_moved(meeting: FairMeeting, at: str) -> None:
 
 def meeting_cancelled(meeting: FairMeeting) -> None:
     _meeting_changed(meeting, MEETING_CANCELLED, {})
+
+
+def meeting_unscheduled(meeting: FairMeeting, at: str) -> None:
+    """Staff took the meeting out of the schedule; ``at`` is the time it had, so no one goes to the old table."""
+    _meeting_changed(meeting, MEETING_UNSCHEDULED, {"at": at})

@@ -259,8 +259,12 @@ def set_pinned(actor: User, meeting_id: int, pinned: bool) -> FairMeeting:
 
 
 def unschedule(actor: User, meeting_id: int) -> FairMeeting:
+    """Take the meeting out of the schedule; when it had a time, both participants are told which."""
     meeting = _staff_meeting(actor, meeting_id)
+    was = meeting.slot
     _save_placement(actor, meeting, "fair.meeting.unschedule", {"slot_id": None, "table_no": None, "pinned": False})
+    if was is not None:
+        fair_notices.meeting_unscheduled(meeting, _when(was))
     Session.commit()
     return meeting
 

@@ -38,6 +38,8 @@ MESSAGES: dict[str, str] = {
     "fair.schedule.changed": N_('Your meeting schedule at "%(fair)s" changed: %(count)s meetings placed or moved'),
     "fair.meeting.moved": N_('Your meeting with %(other)s at "%(fair)s" was moved to %(at)s, table %(table)s'),
     "fair.meeting.cancelled": N_('Your meeting with %(other)s at "%(fair)s" was cancelled'),
+    "fair.meeting.unscheduled": N_('Your meeting with %(other)s at "%(fair)s" on %(at)s was taken out of the '
+                                   'schedule; staff will give it a new time'),
 }
 FALLBACK = N_("Update: %(title)s")
 DIGEST_KINDS = ("match.new",)  # other kinds send their own mail when they happen

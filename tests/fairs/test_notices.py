@@ -1,5 +1,5 @@
 """Notifications about fair meeting requests (sent, answered, expired) and schedule changes, by the
-scheduler or by staff moving or cancelling a meeting by hand."""
+scheduler or by staff moving, unscheduling or cancelling a meeting by hand."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -192,6 +192,42 @@ def test_cancelling_a_meeting_with_someone_without_an_account_tells_the_other(ma
     fair_schedule.cancel(world.staff, meeting.id)
     assert unread(world.researcher) == [f'Your meeting with 陈工 at "{world.fair.name}" was cancelled']
     assert Session.query(Notification).count() == 1
+
+
+def test_staff_taking_a_meeting_out_of_the_schedule_tells_both_sides_the_old_time(make, world):
+    bystander_user, bystander = world.add_person(make, Role.ENTERPRISE, ParticipantType.ENTERPRISE)
+    meeting = fair_meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    kept = fair_meetings.create_meeting(world.staff, world.research.id, bystander.id)
+    fair_schedule.move(world.staff, kept.id, world.fair.sessions[0].slots[0].id, 1)
+    fair_schedule.move(world.staff, meeting.id, world.fair.sessions[0].slots[1].id, 2)
+    fair_schedule.unschedule(world.staff, meeting.id)
+    out = f'at "{world.fair.name}" on 05-20 09:20 was taken out of the schedule; staff will give it a new time'
+    assert unread(world.researcher)[2:] == [f"Your meeting with 黄经理 {out}"]
+    assert unread(world.enterprise)[1:] == [f"Your meeting with 林教授 {out}"]
+    with force_locale("zh"):
+        assert notifications.render(inbox(world.enterprise)[-1]) == (
+            f"您在“{world.fair.name}”与 林教授 原定于 05-20 09:20 的洽谈已移出日程，工作人员将另行安排时间")
+    assert inbox(world.researcher)[-1].link == f"/fairs/participants/{world.research.id}/schedule"
+    assert inbox(world.enterprise)[-1].link == f"/fairs/participants/{world.company.id}/schedule"
+    assert [n.kind for n in inbox(bystander_user)] == ["fair.meeting.moved"]  # only their own meeting's move
+    assert inbox(world.staff) == []
+
+
+def test_taking_out_a_meeting_that_had_no_time_tells_no_one(world):
+    meeting = fair_meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    fair_schedule.unschedule(world.staff, meeting.id)
+    assert Session.query(Notification).count() == 0
+
+
+def test_taking_a_meeting_out_on_the_schedule_page_reaches_the_participants(client, auth, world):
+    meeting = fair_meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    fair_schedule.move(world.staff, meeting.id, world.fair.sessions[0].slots[2].id, 1)
+    auth.login(world.staff)
+    client.post(f"/fairs/meetings/{meeting.id}/unschedule")
+    assert Session.get(FairMeeting, meeting.id).slot_id is None
+    auth.login(world.enterprise)
+    page = client.get("/notifications/?lang=zh").get_data(as_text=True)
+    assert f"您在“{world.fair.name}”与 林教授 原定于 05-20 09:40 的洽谈已移出日程，工作人员将另行安排时间" in page
 
 
 def test_a_move_on_the_schedule_page_reaches_the_participants_notifications(client, auth, world):
