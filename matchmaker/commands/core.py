@@ -14,7 +14,12 @@ from matchmaker import dbsetup
 @with_appcontext
 def db_upgrade() -> None:
     """Apply every Alembic migration (the Procfile's release step)."""
+    from matchmaker.services import listing_search
+
     dbsetup.upgrade(current_app.config["DATABASE_URL"])
+    refreshed = listing_search.reindex(missing_only=True)
+    if refreshed:
+        click.echo(f"search tokens recomputed for {refreshed} listings")
     click.echo("database is up to date")
 
 

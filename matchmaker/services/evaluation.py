@@ -23,7 +23,7 @@ from matchmaker.engine.index import VectorIndex
 from matchmaker.engine.lexical import BM25Index
 from matchmaker.reference import default_trl
 from matchmaker.services import embedding, matching
-from matchmaker.services.listing_search import tokenize
+from matchmaker.services.listing_search import match_terms
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def run(results_path: Path, needs_path: Path, qrels_path: Path, k: int = 10, mod
     key_of = {r.number: r.key for r in results}
     ranked: dict[str, list[str]] = {}
     for need, qvec in zip(needs, query_vectors, strict=True):
-        found = matching.rank_corpus(corpus, _doc(need, "need"), qvec, tokenize(need.text), k, mode=mode)
+        found = matching.rank_corpus(corpus, _doc(need, "need"), qvec, match_terms(need.text), k, mode=mode)
         ranked[need.key] = [key_of[m.id] for m in found]
     report = metrics_at_k(ranked, qrels, k)
     return {"mode": mode, "k": k, **report}

@@ -10,7 +10,7 @@ import logging
 import math
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -22,6 +22,8 @@ from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy import orm as so
 
+from matchmaker.engine.lexical import phrase_tokens
+from matchmaker.engine.lexical import tokenize as engine_tokenize
 from matchmaker.reference import (
     INDUSTRY_DIVISIONS,
     INDUSTRY_SECTIONS,
@@ -53,17 +55,6 @@ def local_today() -> date:
 
 # --- tokens ----------------------------------------------------------------------------------
 
-def _raw_tokenizer() -> Callable[[str], Iterable[str]]:
-    try:  # the matching engine's tokenizer, when present, keeps search and matching consistent
-        from matchmaker.engine.lexical import tokenize as engine_tokenize
-        return engine_tokenize
-    except ImportError:
-        import jieba
-
-        jieba.setLogLevel(logging.WARNING)
-        return jieba.cut_for_search
-
-
 def _meaningful(token: str) -> bool:
     return bool(token) and token not in STOPWORDS and any(
         unicodedata.category(ch)[0] in "LN" for ch in token)
@@ -74,16 +65,32 @@ def tokenize(text: str | None) -> list[str]:
     if not text:
         return []
     normalized = unicodedata.normalize("NFKC", text)
-    tokens = (t.strip().lower() for t in _raw_tokenizer()(normalized))
+    tokens = (t.strip().lower() for t in engine_tokenize(normalized))
     return [t for t in tokens if _meaningful(t) and " " not in t]
 
 
+def phrases(text: str | None) -> list[str]:
+    """Adjacent-word pairs of `text` as single tokens (see engine.lexical.phrase_tokens)."""
+    if not text:
+        return []
+    return [t for t in phrase_tokens(unicodedata.normalize("NFKC", text)) if _meaningful(t)]
+
+
+def match_terms(text: str | None) -> list[str]:
+    """What matching's BM25 looks up for a query: its words and its adjacent-word pairs."""
+    return tokenize(text) + phrases(text)
+
+
 def searchable_text(listing: Any) -> str:
-    """The text outsiders may search: the teaser always, the details only for open listings."""
+    """The text outsiders may search: the teaser always, the details only for open listings.
+
+    Words first, then the adjacent-word pairs of each field (pairs never cross two fields).
+    """
     parts = [listing.title, listing.title, " ".join(listing.keywords or []), listing.summary]
     if not listing.confidential:
         parts += [listing.description, getattr(listing, "application_areas", None)]
-    tokens = tokenize("\n".join(p for p in parts if p))
+    parts = [p for p in parts if p]
+    tokens = tokenize("\n".join(parts)) + [pair for part in parts for pair in phrases(part)]
     # Leading and trailing spaces let a LIKE '% token %' match whole tokens only.
     return f" {' '.join(tokens)} " if tokens else ""
 
@@ -103,13 +110,19 @@ def _refresh_search_text(session: so.Session, _ctx: Any, _instances: Any) -> Non
             obj.search_text = searchable_text(obj)
 
 
-def reindex_all() -> int:
-    """Recompute every listing's tokens (after a tokenizer change); returns how many were updated."""
+def reindex(missing_only: bool = False, batch: int = 500) -> int:
+    """Recompute listings' search tokens: every listing, or only those without any (a migration
+    clears them when the tokenizer changes). Commits every `batch` listings; returns how many."""
     count = 0
     for model in (ResearchResult, TechNeed):
-        for listing in Session.scalars(sa.select(model).options(so.undefer(model.search_text))):
+        stmt = sa.select(model).options(so.undefer(model.search_text)).order_by(model.id)
+        if missing_only:
+            stmt = stmt.where(model.search_text.is_(None))
+        for listing in Session.scalars(stmt).all():
             listing.search_text = searchable_text(listing)
             count += 1
+            if count % batch == 0:
+                Session.commit()
     Session.commit()
     return count
 

@@ -27,7 +27,7 @@ from matchmaker.engine.lexical import BM25Index
 from matchmaker.reference import REGIONS, default_trl
 from matchmaker.services import embedding, jobs, listings, matching_index, matching_outbox, permissions
 from matchmaker.services.errors import ValidationFailed
-from matchmaker.services.listing_search import published_filter, searchable_text, tokenize
+from matchmaker.services.listing_search import match_terms, published_filter, searchable_text
 from models import Notification, Session, User, listing_model
 
 log = logging.getLogger(__name__)
@@ -257,7 +257,7 @@ def rank_corpus(corpus: Corpus, query: ranking.ListingDoc | str, qvec: np.ndarra
 def rank(side: str, query: ranking.ListingDoc | str, text: str, k: int, filters: SearchFilters | None = None,
          exclude: set[int] | None = None) -> list[ranking.Match]:
     """Top-k searchable listings of `side` for a query text (the site's live indexes)."""
-    return rank_corpus(site_corpus(side), query, query_vector(text), tokenize(text), k, filters, exclude=exclude)
+    return rank_corpus(site_corpus(side), query, query_vector(text), match_terms(text), k, filters, exclude=exclude)
 
 
 # --- public API -----------------------------------------------------------------------------------

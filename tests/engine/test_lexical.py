@@ -53,3 +53,25 @@ def test_accepts_pretokenised_documents_and_queries() -> None:
     index = BM25Index({7: ["预测性", "维护"], 8: ["电池"]})
     assert index.top(["维护"], 5) == [(7, pytest.approx(index.scores(["维护"])[7]))]
     assert len(index) == 2
+
+
+def test_phrase_tokens_pair_adjacent_words_within_a_clause() -> None:
+    from matchmaker.engine.lexical import phrase_tokens
+
+    pairs = phrase_tokens("水运工程项目的全过程管理，Machine Learning 模型")
+    assert "全过程管理" in pairs  # 全过程 + 管理, written as the phrase is
+    assert "machine_learning" in pairs  # latin words keep a visible seam
+    # A stopword (的) or punctuation breaks the run: no pair bridges them.
+    assert not any(p.startswith("项目全过程") or p.startswith("管理machine") for p in pairs)
+
+
+def test_a_shared_phrase_outranks_the_same_words_scattered() -> None:
+    from matchmaker.engine.lexical import phrase_tokens
+
+    docs = {**DOCS, 11: "质量管理贯穿工程全过程，兼顾成本管理", 12: "水运工程全过程管理的有效性"}
+    query = "施工项目全过程管理不完善"
+    words_only = BM25Index({i: tokenize(t) for i, t in docs.items()})
+    with_pairs = BM25Index({i: tokenize(t) + phrase_tokens(t) for i, t in docs.items()})
+    # On words alone, 11 (管理 twice, 全过程 once) edges out 12; the shared phrase puts 12 first.
+    assert [i for i, _ in words_only.top(tokenize(query), 2)] == [11, 12]
+    assert [i for i, _ in with_pairs.top(tokenize(query) + phrase_tokens(query), 2)] == [12, 11]

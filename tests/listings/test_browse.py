@@ -128,3 +128,24 @@ def test_my_listings_shows_every_state_of_my_org(client, make, login):
     page = client.get("/my/listings").get_data(as_text=True)
     assert all(f"我的需求-{status}" in page for status in ListingStatus)
     assert "别人的需求" not in page
+
+
+def test_stored_tokens_hold_each_fields_word_pairs_without_bridging_fields(make):
+    listing = make.result(title="水运工程全过程管理", summary="管理制度完善")
+    tokens = listing.search_text.split()
+    assert "全过程管理" in tokens  # 全过程 + 管理: the phrase counts as one more term
+    assert "管理管理制度" not in tokens  # the title's last word and the summary's first never pair
+
+
+def test_listings_whose_tokens_were_cleared_are_searchable_again_after_reindex(make, client):
+    import sqlalchemy as sa
+
+    from models import ResearchResult, Session
+
+    make.result(title=TITLES[0], summary="振动监测")
+    Session.execute(sa.update(ResearchResult).values(search_text=None))  # what migration 0003 does
+    Session.commit()
+    assert _titles(client, "/results?q=振动") == []
+    assert listing_search.reindex(missing_only=True) == 1
+    assert listing_search.reindex(missing_only=True) == 0
+    assert _titles(client, "/results?q=振动") == [TITLES[0]]
