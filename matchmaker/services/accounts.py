@@ -12,7 +12,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from matchmaker.services import audit, mail, organizations
 from matchmaker.services.errors import NotAllowed, NotFound, ValidationFailed
 from matchmaker.services.passwords import hash_password, verify_password
-from matchmaker.services.permissions import can
+from matchmaker.services.permissions import require
 from models import Role, Session, User, utcnow
 
 # Roles people may choose when they register; staff and admin are granted by an admin.
@@ -176,8 +176,7 @@ def list_users(query: str | None = None) -> list[User]:
 
 
 def _managed_user(actor: User, user_id: int) -> User:
-    if not can(actor, "user.manage"):
-        raise NotAllowed(_("Only administrators can change accounts."))
+    require(actor, "user.manage", _("Only administrators can change accounts."))
     user = Session.get(User, user_id)
     if user is None:
         raise NotFound(_("No such user."))

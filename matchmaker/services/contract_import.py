@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 
 from matchmaker import reference
 from matchmaker.services import audit, contracts, permissions
-from matchmaker.services.errors import Conflict, NotAllowed, NotFound, ValidationFailed
+from matchmaker.services.errors import Conflict, NotFound, ValidationFailed
 from matchmaker.services.import_formats import EXTRA_CELLS, read_table
 from models import Job, JobStatus, Session, User, utcnow
 
@@ -158,8 +158,7 @@ def _from_json(values: dict[str, Any]) -> contracts.ContractInput:
 # --- preview and confirm -------------------------------------------------------------------------
 
 def _require(user: Any) -> None:
-    if not permissions.can(user, "contract.manage"):
-        raise NotAllowed(_("Only staff import technology contracts."))
+    permissions.require(user, "contract.manage", _("Only staff import technology contracts."))
 
 
 def preview(user: User, filename: str, data: bytes) -> Preview:

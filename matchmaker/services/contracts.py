@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from matchmaker import reference
 from matchmaker.services import audit, deals, permissions, stats
-from matchmaker.services.errors import Conflict, NotAllowed, NotFound, ValidationFailed
+from matchmaker.services.errors import Conflict, NotFound, ValidationFailed
 from models import (
     Contract,
     Deal,
@@ -212,11 +212,6 @@ def _check_links(data: ContractInput, fail: Any) -> None:
 
 # --- commands ---------------------------------------------------------------------------------
 
-def _require_manager(user: Any) -> None:
-    if not permissions.can(user, "contract.manage"):
-        raise NotAllowed(_("Only staff record technology contracts."))
-
-
 def prefill_from_deal(deal_id: int) -> ContractInput:
     """A new contract on a deal starts with its parties, listings and fair."""
     deal = Session.get(Deal, deal_id)
@@ -243,7 +238,7 @@ def add(values: dict[str, Any], actor_id: int | None, source: str = "form") -> C
 
 
 def create(user: User, data: ContractInput) -> Contract:
-    _require_manager(user)
+    permissions.require(user, "contract.manage", _("Only staff record technology contracts."))
     contract = add(validate(data), user.id)
     Session.commit()
     return contract
@@ -251,7 +246,7 @@ def create(user: User, data: ContractInput) -> Contract:
 
 def update(user: User, contract_id: int, data: ContractInput, expected_version: int | None) -> Contract:
     """Save an edit made on the version the user loaded; Conflict if someone saved in between."""
-    _require_manager(user)
+    permissions.require(user, "contract.manage", _("Only staff record technology contracts."))
     contract = Session.get(Contract, contract_id)
     if contract is None:
         raise NotFound(_("This contract does not exist."))

@@ -186,8 +186,7 @@ class DealInput:
 
 def create(user: User, data: DealInput) -> Deal:
     """A broker opens a deal by hand (search, offline contact, a match they spotted)."""
-    if not permissions.can(user, "deal.manage"):
-        raise NotAllowed(_("Only brokers and staff follow deals."))
+    permissions.require(user, "deal.manage", _("Only brokers and staff follow deals."))
     errors: dict[str, list[str]] = {}
     result = Session.get(ResearchResult, data.result_id) if data.result_id else None
     if result is None:

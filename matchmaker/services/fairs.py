@@ -120,8 +120,7 @@ def can_act_for(user: Any, participant: FairParticipant) -> bool:
 
 
 def require_staff(user: Any) -> None:
-    if not permissions.can(user, "fair.manage"):
-        raise NotAllowed(_("Only bureau staff can do this."))
+    permissions.require(user, "fair.manage", _("Only bureau staff can do this."))
 
 
 def require_act_for(user: Any, participant: FairParticipant) -> None:
@@ -484,8 +483,7 @@ def _replace_availability(participant: FairParticipant, fair: Fair,
 
 def register(actor: User, fair_id: int, reg: Registration) -> FairParticipant:
     fair = get_fair(fair_id)
-    if not permissions.can(actor, "fair.register"):
-        raise NotAllowed(_("Your account cannot register participants."))
+    permissions.require(actor, "fair.register", _("Your account cannot register participants."))
     if not permissions.is_staff(actor) and not registration_open(fair):
         raise Conflict(_("Registration for this fair is not open."))
     if reg.organization_id is None and not permissions.is_staff(actor):

@@ -48,11 +48,11 @@ from matchmaker.reference import (
     zhibei_validity,
 )
 from matchmaker.services import audit, exports, jobs, listings, organizations
-from matchmaker.services.errors import Conflict, DomainError, NotAllowed, NotFound, ValidationFailed
+from matchmaker.services.errors import Conflict, DomainError, NotFound, ValidationFailed
 from matchmaker.services.import_formats import EXTRA_CELLS, ImportFileError, RawTable, read_table
 from matchmaker.services.listing_events import listing_changed
 from matchmaker.services.listing_search import local_today
-from matchmaker.services.permissions import can
+from matchmaker.services.permissions import require
 from models import (
     ImportBatch,
     ImportStatus,
@@ -616,8 +616,8 @@ def _from_json(fields: dict[str, Any]) -> dict[str, Any]:
 
 def _require(actor: User | None) -> None:
     """None is the trusted command line; web callers pass the logged-in user."""
-    if actor is not None and not can(actor, "import.run"):
-        raise NotAllowed(_("Only bureau staff can import listings."))
+    if actor is not None:
+        require(actor, "import.run", _("Only bureau staff can import listings."))
 
 
 def _chosen_organization(kind: str, organization_id: int | None) -> Organization | None:

@@ -128,8 +128,7 @@ class RequestInput:
 
 def request(user: User, data: RequestInput) -> Introduction:
     """Create a pending introduction and notify the listing's owners."""
-    if not permissions.can(user, "introduction.request"):
-        raise NotAllowed(_("Your role cannot request introductions."))
+    permissions.require(user, "introduction.request", _("Your role cannot request introductions."))
     listing = _listing(data.kind, data.listing_id)
     if listing.status != ListingStatus.PUBLISHED:
         raise Conflict(_("Introductions can only be requested for published listings."))

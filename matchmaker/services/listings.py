@@ -349,8 +349,7 @@ def clean_values(kind: str, values: dict[str, Any]) -> dict[str, Any]:
 # --- permissions -----------------------------------------------------------------------------
 
 def _require(user: Any, action: str, listing: Any = None) -> None:
-    if not permissions.can(user, action, listing):
-        raise NotAllowed(_("You do not have permission to do this."))
+    permissions.require(user, action, _("You do not have permission to do this."), listing)
 
 
 def _owning_organization(user: User, kind: str, organization_id: int | None) -> int:

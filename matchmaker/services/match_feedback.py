@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from matchmaker.services import audit, permissions
-from matchmaker.services.errors import NotAllowed, NotFound, ValidationFailed
+from matchmaker.services.errors import NotFound, ValidationFailed
 from models import FeedbackReason, MatchFeedback, ResearchResult, Session, TechNeed, Verdict, utcnow
 
 VERDICT_LABELS = {Verdict.GOOD: _l("Good match"), Verdict.BAD: _l("Bad match")}
@@ -40,8 +40,7 @@ class FeedbackInput:
 
 def record(user: Any, data: FeedbackInput) -> MatchFeedback:
     """Store (or replace) the user's judgment of one need–result pair."""
-    if not permissions.can(user, "match.feedback"):
-        raise NotAllowed(_("Only brokers and staff can judge matches."))
+    permissions.require(user, "match.feedback", _("Only brokers and staff can judge matches."))
     errors: dict[str, list[str]] = {}
     if data.verdict not in set(Verdict):
         errors["verdict"] = [_("Choose good or bad.")]
@@ -91,8 +90,7 @@ def _rows() -> Iterator[dict[str, Any]]:
 
 def export(user: Any, fmt: str) -> tuple[str, str]:
     """(body, mimetype) of every judgment as CSV or JSON lines."""
-    if not permissions.can(user, "match.export_feedback"):
-        raise NotAllowed(_("Only staff can export match judgments."))
+    permissions.require(user, "match.export_feedback", _("Only staff can export match judgments."))
     if fmt == "jsonl":
         body = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in _rows())
         return body, "application/x-ndjson"

@@ -12,8 +12,8 @@ from flask_babel import gettext as _
 
 from matchmaker.reference import LEGAL_ENTITY_TYPES, ORG_KINDS, REGIONS
 from matchmaker.services import audit
-from matchmaker.services.errors import NotAllowed, NotFound, ValidationFailed
-from matchmaker.services.permissions import can
+from matchmaker.services.errors import NotFound, ValidationFailed
+from matchmaker.services.permissions import require
 from models import Organization, OrgKind, Session, User, utcnow
 
 # Bureaus are set up by the platform's operators, not created by people registering.
@@ -87,8 +87,7 @@ def member_counts() -> dict[int, int]:
 
 
 def set_verified(actor: User, org_id: int, verified: bool) -> Organization:
-    if not can(actor, "org.verify"):
-        raise NotAllowed(_("Only bureau staff can verify organizations."))
+    require(actor, "org.verify", _("Only bureau staff can verify organizations."))
     org = get(org_id)
     if org is None:
         raise NotFound(_("No such organization."))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from matchmaker.services.errors import NotAllowed
 from models import ListingStatus, Role
 
 ALL_ROLES = tuple(Role)
@@ -51,6 +52,12 @@ def can(user: Any, action: str, obj: Any = None) -> bool:
     if action in ("listing.edit", "listing.submit", "listing.close", "listing.renew", "listing.delete"):
         return is_staff(user) or owns(user, obj)
     raise KeyError(f"unknown action {action!r}")
+
+
+def require(user: Any, action: str, message: str, obj: Any = None) -> None:
+    """Raise NotAllowed(message) unless `can(user, action, obj)`; callers pass `_("...")` so babel finds it."""
+    if not can(user, action, obj):
+        raise NotAllowed(message)
 
 
 def owns(user: Any, listing: Any) -> bool:

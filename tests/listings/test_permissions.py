@@ -103,3 +103,15 @@ def test_outsider_cannot_edit_or_see_drafts_of_another_org(client, make, login):
 def test_anonymous_visitors_are_sent_to_log_in(client, make):
     assert client.get("/result/new").status_code in (302, 401)
     assert client.get("/my/listings").status_code in (302, 401)
+
+
+def test_require_raises_not_allowed_with_the_message_unless_the_user_can(make):
+    with pytest.raises(NotAllowed) as refused:
+        permissions.require(make.user(Role.BROKER), "listing.review", "Only staff review.")
+    assert refused.value.message == "Only staff review."
+    assert permissions.require(make.user(Role.STAFF), "listing.review", "Only staff review.") is None
+    listing = make.result()
+    with pytest.raises(NotAllowed):
+        permissions.require(make.user(Role.RESEARCHER), "listing.edit", "Not yours.", listing)
+    owner = make.user(Role.RESEARCHER, organization=listing.organization)
+    assert permissions.require(owner, "listing.edit", "Not yours.", listing) is None
