@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 
 ENV_MODEL = "MATCHMAKER_EMBEDDING_MODEL"
 ENV_THREADS = "MATCHMAKER_TORCH_THREADS"
-BATCH_SIZE = 32
 BACKENDS = ("torch", "onnx", "onnx-int8")
 ONNX_FILES = {"onnx": "onnx/model.onnx", "onnx-int8": "onnx/model_qint8_avx2.onnx"}
 # Fastest first, per benchmarks/embed.py; each keeps cosine >= 0.99 against torch fp32.
@@ -148,6 +147,11 @@ class Embedder(ABC):
     """Embeds cleaned texts in length-sorted batches; rows come back in input order, L2-normalised."""
 
     info: EmbedderInfo
+    # Texts per forward pass, after sorting by length. Small batches are faster on a CPU: a batch's
+    # attention scores (batch x 12 heads x length²) outgrow the caches at 32 long listings
+    # (docs/s on 300 Zhibei listings, one thread: torch 6.8/7.1/7.2/6.0 and ONNX int8
+    # 12.5/10.6/9.8/7.7 at batches of 1/4/8/32).
+    batch_size = 8
 
     def __init__(self, folder: ModelFolder, backend: str, tokenizer: Any, max_tokens: int, dim: int) -> None:
         self.folder = folder
@@ -174,8 +178,8 @@ class Embedder(ABC):
         prompted = [prompt + t for t in cleaned]
         lengths = [len(ids) for ids in self._token_ids(prompted)]
         order = np.argsort(lengths, kind="stable")
-        for start in range(0, len(order), BATCH_SIZE):
-            idx = order[start : start + BATCH_SIZE]
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
             out[idx] = self._encode_batch([prompted[i] for i in idx])
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
@@ -208,6 +212,8 @@ class TorchEmbedder(Embedder):
 
 class OnnxEmbedder(Embedder):
     """ONNX Runtime on the transformer graph; pooling and normalisation done here in numpy."""
+
+    batch_size = 1  # one text per run: no padding, and the fastest size measured (see Embedder)
 
     def __init__(self, folder: ModelFolder, backend: str) -> None:
         import onnxruntime as ort
