@@ -72,14 +72,18 @@ def word_sequence(text: str) -> list[str | None]:
     return sequence
 
 
-_LATIN_EDGE = re.compile(r"[0-9a-z]")
+_LATIN = re.compile(r"[0-9a-z]")
 
 
-def _pair(left: str, right: str) -> str:
-    """Two words written as one token: 故障+诊断 → 故障诊断, machine+learning → machine_learning."""
-    if _LATIN_EDGE.fullmatch(left[-1]) and _LATIN_EDGE.fullmatch(right[0]):
-        return f"{left}_{right}"
-    return left + right
+def join_words(words: Iterable[str], latin_gap: str = " ") -> str:
+    """Words written as one text: Chinese runs together, two latin words keep `latin_gap` between them
+    (故障+诊断 → 故障诊断, machine+learning → "machine learning")."""
+    text = ""
+    for word in words:
+        if text and _LATIN.fullmatch(text[-1]) and _LATIN.fullmatch(word[0]):
+            text += latin_gap
+        text += word
+    return text
 
 
 def phrase_tokens(text: str) -> list[str]:
@@ -91,7 +95,8 @@ def phrase_tokens(text: str) -> list[str]:
     words is written like the word jieba sometimes keeps whole, so 故障诊断 meets 故障+诊断.
     """
     sequence = word_sequence(text)
-    return [_pair(left, right) for left, right in zip(sequence, sequence[1:], strict=False) if left and right]
+    return [join_words((left, right), latin_gap="_")
+            for left, right in zip(sequence, sequence[1:], strict=False) if left and right]
 
 
 class BM25Index:

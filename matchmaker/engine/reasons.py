@@ -8,20 +8,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 
-from matchmaker.engine.lexical import tokenize, word_sequence
+from matchmaker.engine.lexical import join_words, tokenize, word_sequence
 
 MAX_PHRASE_WORDS = 4
 _ASCII_WORD = re.compile(r"^[0-9a-z]+$")
-
-
-def _join(words: Iterable[str]) -> str:
-    """Join words the way they are written: Chinese runs together, latin words with a space."""
-    text = ""
-    for word in words:
-        if text and _ASCII_WORD.match(text[-1]) and _ASCII_WORD.match(word[0]):
-            text += " "
-        text += word
-    return text
 
 
 def _phrases(sequence: list[str | None]) -> set[str]:
@@ -33,7 +23,7 @@ def _phrases(sequence: list[str | None]) -> set[str]:
             if word is None:
                 break
             run.append(word)
-            found.add(_join(run))
+            found.add(join_words(run))
     return found
 
 
