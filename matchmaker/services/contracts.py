@@ -212,6 +212,10 @@ def _check_links(data: ContractInput, fail: Any) -> None:
 
 # --- commands ---------------------------------------------------------------------------------
 
+def _require_manager(user: Any) -> None:
+    permissions.require(user, "contract.manage", _("Only staff record technology contracts."))
+
+
 def prefill_from_deal(deal_id: int) -> ContractInput:
     """A new contract on a deal starts with its parties, listings and fair."""
     deal = Session.get(Deal, deal_id)
@@ -238,7 +242,7 @@ def add(values: dict[str, Any], actor_id: int | None, source: str = "form") -> C
 
 
 def create(user: User, data: ContractInput) -> Contract:
-    permissions.require(user, "contract.manage", _("Only staff record technology contracts."))
+    _require_manager(user)
     contract = add(validate(data), user.id)
     Session.commit()
     return contract
@@ -246,7 +250,7 @@ def create(user: User, data: ContractInput) -> Contract:
 
 def update(user: User, contract_id: int, data: ContractInput, expected_version: int | None) -> Contract:
     """Save an edit made on the version the user loaded; Conflict if someone saved in between."""
-    permissions.require(user, "contract.manage", _("Only staff record technology contracts."))
+    _require_manager(user)
     contract = Session.get(Contract, contract_id)
     if contract is None:
         raise NotFound(_("This contract does not exist."))
