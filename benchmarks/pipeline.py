@@ -64,14 +64,14 @@ def _pending_listings(n: int) -> tuple[User, list[int]]:
 
 
 def _searchable() -> set[int]:
-    from matchmaker.services import matching_index
+    from matchmaker.matching import index
 
     Session.rollback()
-    return set(matching_index.reader_index("result").ids().tolist())
+    return set(index.reader_index("result").ids().tolist())
 
 
 def run(n: int, concurrency: int) -> dict[str, object]:
-    from matchmaker.services import listings
+    from matchmaker.listings import lifecycle
 
     url = _create_database()
     index_dir = tempfile.mkdtemp(prefix="mm-bench-index-")
@@ -88,11 +88,11 @@ def run(n: int, concurrency: int) -> dict[str, object]:
             warmup, timed = ids[0], ids[1:]
             worker.start()
             # Load the model in the worker (and here, for reading the index) before the clock starts.
-            listings.approve_listing(staff, Session.get(ResearchResult, warmup))
+            lifecycle.approve_listing(staff, Session.get(ResearchResult, warmup))
             wait_until(lambda: warmup in _searchable(), 600)
             started = time.perf_counter()
             for listing_id in timed:
-                listings.approve_listing(staff, Session.get(ResearchResult, listing_id))
+                lifecycle.approve_listing(staff, Session.get(ResearchResult, listing_id))
             published = time.perf_counter() - started
             wanted = set(timed)
             wait_until(lambda: wanted <= _searchable(), 3600, interval=0.25)

@@ -102,7 +102,7 @@ def check(board, scope) -> None:
 
 def time_writes(n: int) -> list[float]:
     """Contracts saved through the service, each in its own transaction with the summary upkeep."""
-    from matchmaker.services import contracts
+    from matchmaker.deals import contracts
     from models import Session
 
     timings = []
@@ -121,7 +121,7 @@ def time_writes(n: int) -> list[float]:
 
 def run(url: str, runs: int, writes: int) -> dict[str, object]:
     from matchmaker import create_app
-    from matchmaker.services import stats
+    from matchmaker.stats import stats
 
     app = create_app({"DATABASE_URL": url, "TESTING": True})
     timings = []

@@ -21,10 +21,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     load_config(app, test_config)
 
     import models
-    from matchmaker import cli, errors, extensions, i18n, templating
-    from matchmaker.auth_setup import init_login
-    from matchmaker.services import jobs
-    from matchmaker.views import register_blueprints
+    from matchmaker import core, extensions
+    from matchmaker.core import i18n, templating
+    from matchmaker.features import FEATURES
 
     models.configure(app.config["DATABASE_URL"])
     app.teardown_appcontext(lambda _exc: models.Session.remove())
@@ -36,10 +35,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     extensions.csrf.init_app(app)
     extensions.limiter.init_app(app)
-    init_login(app)
-    templating.init_app(app)
-    errors.init_app(app)
-    jobs.init_app(app)
-    register_blueprints(app)
-    cli.init_app(app)
+    core.init_app(app)
+    for feature in FEATURES:
+        feature.init_app(app)
     return app

@@ -61,7 +61,7 @@ class ListingMixin(TimestampMixin):
     external_ref: so.Mapped[str | None] = so.mapped_column(sa.String(100), unique=True)
 
     # Space-delimited word tokens (jieba) of the text outsiders may search, kept current by
-    # matchmaker.services.listing_search on every flush; keyword search matches whole tokens in it.
+    # matchmaker.listings.search on every flush; keyword search matches whole tokens in it.
     search_text: so.Mapped[str | None] = so.mapped_column(sa.Text, deferred=True)
 
     @so.declared_attr

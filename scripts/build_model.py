@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from matchmaker.engine.model_build import build_model, is_complete  # noqa: E402
+from matchmaker.offline.model_build import build_model, is_complete
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "var" / "models" / "multilingual-e5-small"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from matchmaker.i18n_catalog import missing, po_escape
+from matchmaker.core.i18n_catalog import missing, po_escape
 
 if __name__ == "__main__":
     path_filter = sys.argv[1] if len(sys.argv) > 1 else ""

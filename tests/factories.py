@@ -5,7 +5,7 @@ from datetime import date, timedelta
 from itertools import count
 from typing import Any
 
-from matchmaker.services.passwords import hash_password
+from matchmaker.core.passwords import hash_password
 from models import (
     ListingStatus,
     Organization,

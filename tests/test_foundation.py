@@ -38,7 +38,7 @@ def test_postgres_url_is_given_the_psycopg_driver(database_url):
 
 
 def test_money_is_formatted_for_each_locale(app):
-    from matchmaker.i18n import format_money
+    from matchmaker.core.i18n import format_money
 
     assert format_money(1_250_000_00, "zh") == "¥125万元"
     assert format_money(3_000_000_000_00, "zh") == "¥30亿元"

@@ -1,7 +1,7 @@
 """Every user-visible string has a Chinese translation, and the catalogs are well-formed."""
 from __future__ import annotations
 
-from matchmaker.i18n_catalog import extracted_messages, missing, translated
+from matchmaker.core.i18n_catalog import extracted_messages, missing, translated
 
 
 def test_strings_are_found_in_code_and_templates():

@@ -9,6 +9,7 @@ from celery import Celery, Task
 from flask import Flask
 
 from matchmaker import create_app
+from workers import tasks
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -38,5 +39,4 @@ def celery_init_app(app: Flask) -> Celery:
 
 flask_app = create_app()
 app = celery = celery_init_app(flask_app)
-
-from workers import tasks  # noqa: E402,F401  (registers the tasks and the beat schedule)
+tasks.register_all(celery, flask_app)

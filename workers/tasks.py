@@ -1,27 +1,18 @@
-"""Celery tasks: each wraps one registered service job by name; ids in, nothing heavy here."""
+"""Celery tasks: every job the Flask app registered (each feature's init_app) becomes a task of the
+same name; ids in, nothing heavy here. The beat schedule is the app's periodic jobs."""
 from __future__ import annotations
 
-from celery import current_app as celery_app
-from celery import shared_task
+from celery import Celery
+from flask import Flask
 
-from matchmaker.services import jobs
-
-# Importing the service modules registers their jobs in jobs.REGISTRY.
-JOB_MODULES: tuple[str, ...] = ("matchmaker.services.listings", "matchmaker.services.imports",
-                               "matchmaker.services.introductions", "matchmaker.services.deals",
-                               "matchmaker.services.fair_meetings", "matchmaker.services.fair_schedule",
-                               "matchmaker.services.matching", "matchmaker.services.notifications")
+from matchmaker.core import jobs
 
 
-def _register_all() -> None:
-    from importlib import import_module
-
-    for module in JOB_MODULES:
-        import_module(module)
-    for name in jobs.REGISTRY:
-        shared_task(name=name, bind=False)(_runner(name))
-    celery_app.conf.beat_schedule = {
-        name: {"task": name, "schedule": float(every)} for name, every in jobs.PERIODIC.items()
+def register_all(celery: Celery, app: Flask) -> None:
+    for name in jobs.registry(app):
+        celery.task(name=name, bind=False)(_runner(name))
+    celery.conf.beat_schedule = {
+        name: {"task": name, "schedule": float(every)} for name, every in jobs.periodic(app).items()
     }
 
 
@@ -31,6 +22,3 @@ def _runner(name: str):
 
     run.__name__ = name.replace(".", "_")
     return run
-
-
-_register_all()

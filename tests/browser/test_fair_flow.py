@@ -6,7 +6,7 @@ from datetime import date, time
 
 import pytest
 
-from matchmaker.services import fairs
+from matchmaker.fairs import fairs
 from models import Role
 from models.fairs import FairStatus, RegistrationStatus
 from tests import factories

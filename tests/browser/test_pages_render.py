@@ -8,7 +8,7 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
-from matchmaker.services import demo
+from matchmaker.demo import seed
 from models import Contract, Deal, Fair, ResearchResult, Session, TechNeed, User
 
 pytestmark = pytest.mark.browser
@@ -49,7 +49,7 @@ def _paths() -> list[str]:
 @pytest.fixture
 def staff_page(live_server, browser):
     with live_server.app.app_context():
-        demo.load()
+        seed.load()
         staff = Session.scalars(sa.select(User).where(User.email == "staff@demo.cn")).one()
         paths = _paths()
         cookie = live_server.session_cookie(staff)

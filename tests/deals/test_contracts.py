@@ -8,7 +8,7 @@ import re
 import pytest
 from openpyxl import Workbook
 
-from matchmaker.services import deals
+from matchmaker.deals import deals
 from models import AuditLog, Contract, DealStage, Session
 
 

@@ -6,7 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from matchmaker.services import deals, jobs
+from matchmaker.core import jobs
+from matchmaker.deals import deals
 from models import AuditLog, Deal, DealStage, DealStageChange, Notification, Session
 
 from .conftest import make_fair, make_fair_meeting

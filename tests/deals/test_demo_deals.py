@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from matchmaker.services import demo, permissions, stats
+from matchmaker.core import permissions
+from matchmaker.demo import seed
+from matchmaker.stats import stats
 from models import Contract, Deal, Fair, Introduction, ResearchResult, Session, User
 
 
 def test_demo_has_an_accepted_introduction_that_releases_a_confidential_result(app):
-    demo.load()
+    seed.load()
     accepted = Session.scalars(sa.select(Introduction).where(Introduction.status == "accepted")).all()
     pending = Session.scalars(sa.select(Introduction).where(Introduction.status == "pending")).all()
     assert (len(accepted), len(pending)) == (1, 1)
@@ -22,7 +24,7 @@ def test_demo_has_an_accepted_introduction_that_releases_a_confidential_result(a
 
 
 def test_demo_dashboard_funnel_stays_within_100_percent_and_links_its_contracts(app):
-    demo.load()
+    seed.load()
     with app.test_request_context("/?lang=en"):
         board = stats.dashboard(stats.Scope(period="all"), "en")
         assert all(s.rate is None or s.rate <= 1 for s in board.funnel)

@@ -7,7 +7,8 @@ import pytest
 from flask import render_template
 from flask_login import login_user
 
-from matchmaker.services import introductions, jobs, permissions
+from matchmaker.core import jobs, permissions
+from matchmaker.deals import introductions
 from models import Deal, Introduction, IntroductionStatus, Notification, Session, utcnow
 
 

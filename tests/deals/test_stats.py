@@ -9,7 +9,8 @@ import pytest
 from openpyxl import load_workbook
 
 from matchmaker import reference
-from matchmaker.services import contracts, stats
+from matchmaker.deals import contracts
+from matchmaker.stats import stats
 from models import Contract, Session
 
 from .conftest import make_fair
@@ -182,7 +183,7 @@ def threads(app, people, make):
     D1 offline and D2 search deals            not matchmaking: left out
     plus 5 historical contracts with no deal and 2 linked only to the fair
     """
-    from matchmaker.services import deals
+    from matchmaker.deals import deals
     from models import DealStage, FairMeeting, FairParticipant, Introduction, MeetingRequest
 
     result = make.result(owner=people["researcher"])
@@ -276,7 +277,7 @@ def test_no_rate_exceeds_its_step_above(app, threads):
 
 
 def test_threads_count_in_the_period_they_started(app, people, make):
-    from matchmaker.services import deals
+    from matchmaker.deals import deals
     from models import Introduction
 
     result = make.result(owner=people["researcher"])

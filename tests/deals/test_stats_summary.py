@@ -12,9 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 from matchmaker import reference
-from matchmaker.commands.stats import rebuild_contract_stats
-from matchmaker.services import contracts, stats
-from matchmaker.services.errors import Conflict
+from matchmaker.core.errors import Conflict
+from matchmaker.deals import contracts
+from matchmaker.stats import stats
+from matchmaker.stats.commands import rebuild_contract_stats
 from models import Contract, Session
 
 from .conftest import make_fair

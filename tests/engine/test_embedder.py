@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matchmaker.engine import model_build
 from matchmaker.engine.embedder import (
     EmptyTextError,
     ModelFolder,
@@ -17,6 +16,7 @@ from matchmaker.engine.embedder import (
     load_embedder,
     resolve_backend,
 )
+from matchmaker.offline import model_build
 
 ZHIBEI = Path(__file__).resolve().parents[3] / "shared" / "data" / "zhibei" / "achievements.jsonl"
 VAGUE_NEED = "设备坏了才修太被动，想在出故障前就知道"

@@ -6,17 +6,17 @@ from datetime import date
 import pytest
 from openpyxl import load_workbook
 
-from matchmaker.services import fair_meetings, fair_report
-from matchmaker.services.errors import Conflict
+from matchmaker.core.errors import Conflict
+from matchmaker.fairs import meetings, report
 from models import Role, Session
 from models.deals import Deal
 from models.fairs import ParticipantType
 
 
 def test_outcome_opens_one_deal_per_meeting_and_moves_it_forward(world):
-    meeting = fair_meetings.create_meeting(world.staff, world.research.id, world.company.id)
-    fair_meetings.record_outcome(world.staff, meeting.id, "follow_up", "下周去厂里看设备")
-    fair_meetings.record_outcome(world.staff, meeting.id, "intention")
+    meeting = meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    meetings.record_outcome(world.staff, meeting.id, "follow_up", "下周去厂里看设备")
+    meetings.record_outcome(world.staff, meeting.id, "intention")
     deal = Session.query(Deal).one()
     assert (deal.origin, deal.fair_id, deal.fair_meeting_id, deal.stage) == (
         "fair", world.fair.id, meeting.id, "intention_signed")
@@ -26,25 +26,25 @@ def test_outcome_opens_one_deal_per_meeting_and_moves_it_forward(world):
 
 
 def test_no_show_has_no_outcome(world):
-    meeting = fair_meetings.create_meeting(world.staff, world.research.id, world.company.id)
-    fair_meetings.mark_meeting(world.staff, meeting.id, "no_show")
+    meeting = meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    meetings.mark_meeting(world.staff, meeting.id, "no_show")
     with pytest.raises(Conflict):
-        fair_meetings.record_outcome(world.staff, meeting.id, "contract")
+        meetings.record_outcome(world.staff, meeting.id, "contract")
     assert Session.query(Deal).count() == 0
 
 
 def test_report_counts_the_funnel_no_shows_and_contract_value(make, world):
     others = [world.add_person(make, Role.ENTERPRISE, ParticipantType.ENTERPRISE)[1] for _ in range(2)]
-    req = fair_meetings.send_request(world.researcher, world.research.id, world.company.id, "")
-    fair_meetings.respond(world.enterprise, req.id, accept=True)
-    declined = fair_meetings.send_request(world.researcher, world.research.id, others[0].id, "")
-    fair_meetings.respond(world.staff, declined.id, accept=False)
-    held = Session.query(fair_meetings.FairMeeting).one()
-    no_show = fair_meetings.create_meeting(world.staff, world.research.id, others[1].id)
-    fair_meetings.record_outcome(world.staff, held.id, "contract")
-    fair_meetings.mark_meeting(world.staff, no_show.id, "no_show")
+    req = meetings.send_request(world.researcher, world.research.id, world.company.id, "")
+    meetings.respond(world.enterprise, req.id, accept=True)
+    declined = meetings.send_request(world.researcher, world.research.id, others[0].id, "")
+    meetings.respond(world.staff, declined.id, accept=False)
+    held = Session.query(meetings.FairMeeting).one()
+    no_show = meetings.create_meeting(world.staff, world.research.id, others[1].id)
+    meetings.record_outcome(world.staff, held.id, "contract")
+    meetings.mark_meeting(world.staff, no_show.id, "no_show")
     _linked_contract(world.fair.id, 50_000_000)
-    f = fair_report.figures(world.fair.id)
+    f = report.figures(world.fair.id)
     assert (f.registrations, f.requests, f.requests_accepted, f.requests_declined) == (4, 2, 1, 1)
     assert (f.meetings, f.held, f.no_show, f.contracts_at_meetings) == (2, 1, 1, 1)
     assert f.no_show_rate == 0.5
@@ -53,7 +53,7 @@ def test_report_counts_the_funnel_no_shows_and_contract_value(make, world):
     # or further until a registered contract is linked to the meeting's deal.
     assert [(s.key, s.count) for s in f.funnel] == [
         ("requests", 3), ("accepted", 2), ("meetings", 1), ("intentions", 1), ("contracts", 0)]
-    book = load_workbook(__import__("io").BytesIO(fair_report.xlsx(world.fair.id)))
+    book = load_workbook(__import__("io").BytesIO(report.xlsx(world.fair.id)))
     summary = {row[0]: row[1] for row in book.worksheets[0].iter_rows(values_only=True)}
     assert summary["Meetings held"] == 1 and summary["No-show rate"] == "50.0%"
     assert summary["Outcome recorded at the meeting: contract signed"] == 1
@@ -64,7 +64,7 @@ def test_report_counts_the_funnel_no_shows_and_contract_value(make, world):
 
 
 def _linked_contract(fair_id: int, amount_fen: int, deal_id: int | None = None) -> None:
-    from matchmaker.services import contracts
+    from matchmaker.deals import contracts
 
     data = contracts.ContractInput(
         contract_type="transfer", project_name="故障预测", signing_date=date(2031, 6, 1), amount_fen=amount_fen,
@@ -77,16 +77,16 @@ def _linked_contract(fair_id: int, amount_fen: int, deal_id: int | None = None) 
 def test_report_tells_outcomes_at_the_fair_from_contracts_registered_afterwards(client, make, world):
     # Two meetings held: one records "contract signed" at the table, one an intention whose deal
     # later gets a registered contract; one more contract is linked to the fair by hand.
-    signed = fair_meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    signed = meetings.create_meeting(world.staff, world.research.id, world.company.id)
     _, other = world.add_person(make, Role.ENTERPRISE, ParticipantType.ENTERPRISE)
-    intention = fair_meetings.create_meeting(world.staff, world.research.id, other.id)
-    fair_meetings.record_outcome(world.staff, signed.id, "contract")
-    fair_meetings.record_outcome(world.staff, intention.id, "intention")
+    intention = meetings.create_meeting(world.staff, world.research.id, other.id)
+    meetings.record_outcome(world.staff, signed.id, "contract")
+    meetings.record_outcome(world.staff, intention.id, "intention")
     deal = Session.query(Deal).filter(Deal.fair_meeting_id == intention.id).one()
     _linked_contract(world.fair.id, 30_000_000, deal_id=deal.id)
     _linked_contract(world.fair.id, 10_000_000)
 
-    f = fair_report.figures(world.fair.id)
+    f = report.figures(world.fair.id)
     assert (f.contracts_at_meetings, f.intentions_at_meetings) == (1, 1)
     assert (f.contracts, f.contract_amount_fen) == (2, 40_000_000)
     assert (f.contracts_from_meetings, f.contracts_from_meetings_amount_fen) == (1, 30_000_000)

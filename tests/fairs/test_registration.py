@@ -7,8 +7,8 @@ from datetime import date, time
 import pytest
 from openpyxl import Workbook
 
-from matchmaker.services import fair_import, fairs
-from matchmaker.services.errors import Conflict, ValidationFailed
+from matchmaker.core.errors import Conflict, ValidationFailed
+from matchmaker.fairs import fairs, participant_import
 from models import FairParticipant, Role, Session
 from models.fairs import FairStatus
 
@@ -66,7 +66,7 @@ def test_availability_window_must_lie_inside_the_session(world):
 
 def _xlsx(rows: list[list[str]]) -> bytes:
     wb = Workbook()
-    for row in [fair_import.TEMPLATE_HEADER, *rows]:
+    for row in [participant_import.TEMPLATE_HEADER, *rows]:
         wb.active.append(row)
     out = io.BytesIO()
     wb.save(out)
@@ -79,7 +79,7 @@ def test_import_registers_every_row(make, world):
     data = _xlsx([["陈研究员", "chen@example.cn", "", "研究员", researcher.organization.name, "成果方",
                    "高强度镁合金", "", "上午"],
                   ["赵总", "zhao@example.cn", "", "", world.enterprise.organization.name, "需求方", "", "", ""]])
-    outcome = fair_import.import_participants(world.staff, world.fair.id, "participants.xlsx", data, validate=True)
+    outcome = participant_import.import_participants(world.staff, world.fair.id, "participants.xlsx", data, validate=True)
     assert outcome.created == 2
     chen = Session.query(FairParticipant).filter_by(email="chen@example.cn").one()
     assert chen.status == "validated" and chen.listings[0].result_id == result.id
@@ -98,18 +98,18 @@ def test_import_with_a_bad_row_saves_nothing(make, world, cells, message):
     bad[1] = "bad@example.cn"
     for index, value in cells.items():
         bad[index] = value
-    csv = "\n".join(",".join(r) for r in [fair_import.TEMPLATE_HEADER, good, bad]).encode("utf-8")
-    with pytest.raises(fair_import.ImportRejected) as exc:
-        fair_import.import_participants(world.staff, world.fair.id, "p.csv", csv)
+    csv = "\n".join(",".join(r) for r in [participant_import.TEMPLATE_HEADER, good, bad]).encode("utf-8")
+    with pytest.raises(participant_import.ImportRejected) as exc:
+        participant_import.import_participants(world.staff, world.fair.id, "p.csv", csv)
     assert list(exc.value.rows) == [3]
     assert message in " ".join(exc.value.rows[3])
     assert Session.query(FairParticipant).count() == 2
 
 
 def test_dates_in_the_sheet_mean_every_session_that_day(make, world):
-    csv = "\n".join(",".join(r) for r in [fair_import.TEMPLATE_HEADER, [
+    csv = "\n".join(",".join(r) for r in [participant_import.TEMPLATE_HEADER, [
         "钱工", "qian@example.cn", "", "", world.enterprise.organization.name, "enterprise", "", "",
         date(2031, 5, 20).isoformat()]]).encode("utf-8")
-    fair_import.import_participants(world.staff, world.fair.id, "p.csv", csv)
+    participant_import.import_participants(world.staff, world.fair.id, "p.csv", csv)
     qian = Session.query(FairParticipant).filter_by(email="qian@example.cn").one()
     assert len(qian.availability) == 2

@@ -5,8 +5,8 @@ from datetime import date, time
 
 import pytest
 
-from matchmaker.services import fairs
-from matchmaker.services.errors import NotAllowed, ValidationFailed
+from matchmaker.core.errors import NotAllowed, ValidationFailed
+from matchmaker.fairs import fairs
 from models import Fair, FairSlot, Role, Session
 from tests.fairs.conftest import DAY, build_fair
 
@@ -58,12 +58,12 @@ def test_copy_keeps_settings_and_shifts_sessions(make):
 
 
 def test_session_times_cannot_change_under_scheduled_meetings(make, world):
-    from matchmaker.services import fair_meetings, fair_schedule
-    from matchmaker.services.errors import Conflict
+    from matchmaker.core.errors import Conflict
+    from matchmaker.fairs import meetings, schedule
 
-    meeting = fair_meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    meeting = meetings.create_meeting(world.staff, world.research.id, world.company.id)
     session = world.fair.sessions[0]
-    fair_schedule.move(world.staff, meeting.id, session.slots[0].id, 1)
+    schedule.move(world.staff, meeting.id, session.slots[0].id, 1)
     with pytest.raises(Conflict):
         fairs.update_session(world.staff, session.id, {"start_time": time(8)})
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from matchmaker.services import fair_meetings, fair_schedule
+from matchmaker.fairs import meetings, schedule
 from models import Fair, FairMeeting, MeetingRequest, Role, Session
 
 
@@ -65,13 +65,13 @@ def test_participants_cannot_see_organizer_pages(client, auth, world):
 
 
 def test_schedule_page_shows_the_bound_and_a_refused_move(client, auth, make, world):
-    meeting = fair_meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    meeting = meetings.create_meeting(world.staff, world.research.id, world.company.id)
     auth.login(world.staff)
     client.post(f"/fairs/{world.fair.id}/schedule/run")
     page = client.get(f"/fairs/{world.fair.id}/schedule").get_data(as_text=True)
     assert "1 of at most 1 possible meetings scheduled" in page
     other = world.add_person(make, Role.ENTERPRISE, "enterprise")[1]
-    second = fair_meetings.create_meeting(world.staff, world.research.id, other.id)
+    second = meetings.create_meeting(world.staff, world.research.id, other.id)
     placed = Session.get(FairMeeting, meeting.id)
     page = client.post(f"/fairs/meetings/{second.id}/move", data={"slot_id": placed.slot_id, "table_no": 2,
                                                                   "next": f"/fairs/{world.fair.id}/schedule"},
@@ -80,9 +80,9 @@ def test_schedule_page_shows_the_bound_and_a_refused_move(client, auth, make, wo
 
 
 def test_printed_schedule_has_names_tables_qr_and_ics(client, auth, world):
-    meeting = fair_meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    meeting = meetings.create_meeting(world.staff, world.research.id, world.company.id)
     slot = world.fair.sessions[0].slots[1]
-    fair_schedule.move(world.staff, meeting.id, slot.id, 2)
+    schedule.move(world.staff, meeting.id, slot.id, 2)
     auth.login(world.researcher)
     page = client.get(f"/fairs/participants/{world.research.id}/schedule?lang=zh").get_data(as_text=True)
     assert "黄经理" in page and "2号桌" in page and "09:20" in page and "<svg" in page
@@ -93,7 +93,7 @@ def test_printed_schedule_has_names_tables_qr_and_ics(client, auth, world):
 
 
 def test_checkin_by_qr_url_and_outcome_on_site(client, auth, world):
-    meeting = fair_meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    meeting = meetings.create_meeting(world.staff, world.research.id, world.company.id)
     auth.login(world.staff)
     page = client.get(f"/fairs/checkin/{world.research.checkin_token}").get_data(as_text=True)
     assert "林教授" in page
@@ -115,8 +115,8 @@ def test_checkin_by_qr_url_and_outcome_on_site(client, auth, world):
     ("/fairs/{fair}/suggestions?as={p}", "黄经理"), ("/fairs/{fair}/requests?as={p}", "No requests received."),
 ])
 def test_organizer_pages_render_with_a_scheduled_meeting(client, auth, world, path, text):
-    meeting = fair_meetings.create_meeting(world.staff, world.research.id, world.company.id)
-    fair_schedule.move(world.staff, meeting.id, world.fair.sessions[0].slots[0].id, 1)
+    meeting = meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    schedule.move(world.staff, meeting.id, world.fair.sessions[0].slots[0].id, 1)
     auth.login(world.staff)
     page = client.get(path.format(fair=world.fair.id, p=world.research.id))
     assert page.status_code == 200

@@ -25,10 +25,10 @@ def enterprise(make):
 
 
 @pytest.fixture(autouse=True)
-def changed_listings(monkeypatch) -> list[tuple[str, int]]:
+def changed_listings(app, monkeypatch) -> list[tuple[str, int]]:
     """Record listing_changed calls instead of embedding each imported listing (the matching tests do that)."""
-    from matchmaker.services import listing_events
+    from matchmaker.listings import events as listing_events
 
     calls: list[tuple[str, int]] = []
-    monkeypatch.setattr(listing_events, "LISTENERS", [lambda kind, listing_id: calls.append((kind, listing_id))])
+    monkeypatch.setitem(app.extensions, listing_events._KEY, [lambda kind, listing_id: calls.append((kind, listing_id))])
     return calls

@@ -235,8 +235,8 @@ ROUND_TRIP_FIELDS = {
 def test_our_own_export_imports_back_in_either_language(client, staff, university, enterprise, make, kind, lang):
     from datetime import date
 
-    from matchmaker.services import exports
-    from matchmaker.services.listings import view_for
+    from matchmaker.listings import exports
+    from matchmaker.listings.lifecycle import view_for
 
     owner = make.user(Role.RESEARCHER if kind == "result" else Role.ENTERPRISE,
                       organization=university if kind == "result" else enterprise)

@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 import models
-from matchmaker.services import listings, matching_index, matching_outbox
+from matchmaker.listings import lifecycle
+from matchmaker.matching import index, outbox
 from models import CloseReason, ListingStatus, ListingVector, OutboxEvent, Role, Session
 from models.base import Base
 from tests.conftest import create_pg_database, drop_pg_database
@@ -49,7 +50,7 @@ def worker(app, database_url, index_dir, tmp_path):
     yield process
     process.stop()
     flush_redis(REDIS_URL)
-    matching_index.forget_loaded()
+    index.forget_loaded()
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def publish(make):
     def _publish(kind: str = "result", **fields):
         factory = make.result if kind == "result" else make.need
         listing = factory(owner=owner if kind == "result" else None, status=ListingStatus.PENDING, **fields)
-        listings.approve_listing(staff, listing)  # commits: the outbox row is queued to the worker
+        lifecycle.approve_listing(staff, listing)  # commits: the outbox row is queued to the worker
         return listing
 
     _publish.staff = staff
@@ -69,12 +70,12 @@ def publish(make):
 
 def _drained() -> bool:
     Session.rollback()  # see what the worker committed
-    return matching_outbox.pending_count() == 0
+    return outbox.pending_count() == 0
 
 
 def _indexed(side: str = "result") -> list[int]:
     Session.rollback()
-    return matching_index.reader_index(side).ids().tolist()
+    return index.reader_index(side).ids().tolist()
 
 
 def test_publish_search_close(client, worker, publish):
@@ -83,7 +84,7 @@ def test_publish_search_close(client, worker, publish):
     wait_until(lambda: _drained() and set(_indexed()) == {bearing.id, rice.id}, 300)
     html = client.get("/search", query_string={"q": "设备出故障前就知道"}).get_data(as_text=True)
     assert html.index(bearing.title) < html.index(rice.title)
-    listings.close_listing(publish.staff, bearing, CloseReason.TRANSFERRED)
+    lifecycle.close_listing(publish.staff, bearing, CloseReason.TRANSFERRED)
     wait_until(lambda: _drained() and _indexed() == [rice.id], 120)
     html = client.get("/search", query_string={"q": "设备出故障前就知道"}).get_data(as_text=True)
     assert bearing.title not in html and rice.title in html
@@ -100,7 +101,7 @@ def test_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(worker, pu
     wait_until(some_done, 300, interval=0.1)
     worker.kill()
     Session.rollback()
-    left = matching_outbox.pending_count()
+    left = outbox.pending_count()
     assert left > 0, "the worker finished before it could be killed; nothing was tested"
     worker.start()  # a restarted worker reconciles at start-up
     wait_until(lambda: _drained() and len(_indexed()) == len(published), 600)

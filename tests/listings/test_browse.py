@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from matchmaker.services import listing_search
+from matchmaker.listings import search
 from models import ListingStatus, Role
 
 WAN = 1_000_000
@@ -64,7 +64,7 @@ def test_keyword_search_matches_whole_words(client, catalog, query, expected):
 def test_relevance_ranks_the_listing_about_the_query_first(make, client):
     make.result(title="设备振动监测预测性维护平台", summary="振动监测，振动分析，振动预警", keywords=["振动"])
     make.result(title="智能仓储机器人", summary="附带振动报警", keywords=["仓储"])
-    page = listing_search.search("result", listing_search.parse_filters({"q": "振动"}))
+    page = search.search("result", search.parse_filters({"q": "振动"}))
     assert [x.title for x in page.items] == ["设备振动监测预测性维护平台", "智能仓储机器人"]
     assert page.scores and len(page.scores) == 2
 
@@ -146,6 +146,6 @@ def test_listings_whose_tokens_were_cleared_are_searchable_again_after_reindex(m
     Session.execute(sa.update(ResearchResult).values(search_text=None))  # what migration 0003 does
     Session.commit()
     assert _titles(client, "/results?q=振动") == []
-    assert listing_search.reindex(missing_only=True) == 1
-    assert listing_search.reindex(missing_only=True) == 0
+    assert search.reindex(missing_only=True) == 1
+    assert search.reindex(missing_only=True) == 0
     assert _titles(client, "/results?q=振动") == [TITLES[0]]

@@ -6,12 +6,13 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from matchmaker.services import demo, listing_search, listings
+from matchmaker.demo import seed
+from matchmaker.listings import lifecycle, search
 from models import ListingStatus, ResearchResult, Session, TechNeed
 
 
 def test_demo_listings_load_and_pass_the_form_rules(app):
-    demo.load()
+    seed.load()
     results = list(Session.scalars(sa.select(ResearchResult)))
     needs = list(Session.scalars(sa.select(TechNeed)))
     assert len(results) == 40 and len(needs) == 30
@@ -22,13 +23,13 @@ def test_demo_listings_load_and_pass_the_form_rules(app):
     assert {x.organization.kind for x in needs} == {"enterprise"}
     for listing in results + needs:
         values = {name: getattr(listing, name) for name in
-                  listings.COMMON_FIELDS + listings.KIND_FIELDS[listing.kind]}
+                  lifecycle.COMMON_FIELDS + lifecycle.KIND_FIELDS[listing.kind]}
         if values["valid_until"] < date.today():
             values["valid_until"] = None  # expired on purpose
-        listings.clean_values(listing.kind, values)  # raises on an unknown code or a malformed patent number
+        lifecycle.clean_values(listing.kind, values)  # raises on an unknown code or a malformed patent number
 
 
 def test_colloquial_need_words_find_the_predictive_maintenance_result(app):
-    demo.load()
-    page = listing_search.search("result", listing_search.parse_filters({"q": "振动 预警"}))
+    seed.load()
+    page = search.search("result", search.parse_filters({"q": "振动 预警"}))
     assert page.items and page.items[0].title == "基于振动信号的旋转设备预测性维护系统"

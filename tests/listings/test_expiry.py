@@ -5,7 +5,8 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from matchmaker.services import jobs, listings
+from matchmaker.core import jobs
+from matchmaker.listings import lifecycle
 from models import ListingStatus, Notification, ResearchResult, Role, Session, TechNeed
 
 
@@ -13,8 +14,8 @@ def _notes(kind: str) -> list[Notification]:
     return list(Session.scalars(sa.select(Notification).where(Notification.kind == kind)))
 
 
-def test_job_is_registered_hourly():
-    assert jobs.PERIODIC["listings.expire"] == 3600
+def test_job_is_registered_hourly(app):
+    assert jobs.periodic(app)["listings.expire"] == 3600
 
 
 def test_expiry_and_single_reminder(app, make):
@@ -47,7 +48,7 @@ def test_renewal_allows_a_new_reminder_and_republishes(app, make):
     owner = make.user(Role.RESEARCHER)
     listing = make.result(owner=owner, valid_until=date.today() + timedelta(days=3))
     jobs.run_now("listings.expire")
-    listings.renew_listing(owner, listing, date.today() + timedelta(days=10))
+    lifecycle.renew_listing(owner, listing, date.today() + timedelta(days=10))
     assert listing.expiry_reminded_at is None
     jobs.run_now("listings.expire")
     assert len(_notes("listing_expiring")) == 2

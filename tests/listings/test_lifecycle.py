@@ -6,8 +6,9 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from matchmaker.services import listing_events, listings
-from matchmaker.services.errors import Conflict, ValidationFailed
+from matchmaker.core.errors import Conflict, ValidationFailed
+from matchmaker.listings import events as listing_events
+from matchmaker.listings import lifecycle
 from models import AuditLog, ListingStatus, ResearchResult, Role, Session
 
 
@@ -20,7 +21,7 @@ def _values(**kw):
 
 
 @pytest.fixture
-def events():
+def events(app):
     calls: list[tuple[str, int]] = []
 
     def listener(kind: str, listing_id: int) -> None:
@@ -28,9 +29,9 @@ def events():
         calls.append((kind, listing_id))
         Session.add(AuditLog(action="outbox", entity_type=kind, entity_id=listing_id, changes={}))
 
-    listing_events.LISTENERS.append(listener)
+    listing_events.on_listing_changed(app, listener)
     yield calls
-    listing_events.LISTENERS.remove(listener)
+    app.extensions[listing_events._KEY].remove(listener)
 
 
 @pytest.fixture
@@ -47,13 +48,13 @@ def _actions(listing):
 
 def test_draft_to_published_with_audit_and_matching_event(people, events):
     researcher, staff = people
-    listing = listings.create_listing(researcher, "result", _values())
+    listing = lifecycle.create_listing(researcher, "result", _values())
     assert listing.status == ListingStatus.DRAFT
     assert listing.trl == 7  # default TRL of "passed pilot" when none is given
     assert listing.valid_until == date.today() + timedelta(days=365) or listing.valid_until > date.today()
-    listings.submit_listing(researcher, listing)
+    lifecycle.submit_listing(researcher, listing)
     assert listing.status == ListingStatus.PENDING and listing.submitted_at
-    listings.approve_listing(staff, listing)
+    lifecycle.approve_listing(staff, listing)
     Session.expire_all()
     listing = Session.get(ResearchResult, listing.id)
     assert listing.status == ListingStatus.PUBLISHED and listing.published_at
@@ -65,15 +66,15 @@ def test_draft_to_published_with_audit_and_matching_event(people, events):
 
 def test_reject_needs_a_reason_and_owner_resubmits(people):
     researcher, staff = people
-    listing = listings.create_listing(researcher, "result", _values(), submit=True)
+    listing = lifecycle.create_listing(researcher, "result", _values(), submit=True)
     with pytest.raises(ValidationFailed) as exc:
-        listings.reject_listing(staff, listing, "  ")
+        lifecycle.reject_listing(staff, listing, "  ")
     assert "reason" in exc.value.errors
-    listings.reject_listing(staff, listing, "请补充中试数据")
+    lifecycle.reject_listing(staff, listing, "请补充中试数据")
     assert listing.status == ListingStatus.REJECTED and listing.review_note == "请补充中试数据"
-    listings.update_listing(researcher, listing, _values(description="补充了中试数据"), submit=True)
+    lifecycle.update_listing(researcher, listing, _values(description="补充了中试数据"), submit=True)
     assert listing.status == ListingStatus.PENDING
-    listings.approve_listing(staff, listing)
+    lifecycle.approve_listing(staff, listing)
     assert listing.status == ListingStatus.PUBLISHED and listing.review_note is None
 
 
@@ -92,12 +93,12 @@ def test_refused_transitions_leave_the_listing_as_it_was(make, people, status, a
     researcher, staff = people
     listing = make.result(owner=researcher, status=status)
     calls = {
-        "approve": lambda: listings.approve_listing(staff, listing),
-        "reject": lambda: listings.reject_listing(staff, listing, "不行"),
-        "submit": lambda: listings.submit_listing(researcher, listing),
-        "close": lambda: listings.close_listing(researcher, listing, "withdrawn"),
-        "renew": lambda: listings.renew_listing(researcher, listing),
-        "edit": lambda: listings.update_listing(researcher, listing, _values()),
+        "approve": lambda: lifecycle.approve_listing(staff, listing),
+        "reject": lambda: lifecycle.reject_listing(staff, listing, "不行"),
+        "submit": lambda: lifecycle.submit_listing(researcher, listing),
+        "close": lambda: lifecycle.close_listing(researcher, listing, "withdrawn"),
+        "renew": lambda: lifecycle.renew_listing(researcher, listing),
+        "edit": lambda: lifecycle.update_listing(researcher, listing, _values()),
     }
     with pytest.raises(Conflict):
         calls[action]()
@@ -109,9 +110,9 @@ def test_editing_published_text_goes_back_to_review_but_price_does_not(make, peo
     researcher, _staff = people
     listing = make.result(owner=researcher, title="原标题", summary="简介")
     base = _values(title="原标题", summary="简介", description=listing.description, keywords=[])
-    assert listings.update_listing(researcher, listing, {**base, "price_fen": 1_000_000}) is False
+    assert lifecycle.update_listing(researcher, listing, {**base, "price_fen": 1_000_000}) is False
     assert listing.status == ListingStatus.PUBLISHED
-    assert listings.update_listing(researcher, listing, {**base, "title": "新标题"}) is True
+    assert lifecycle.update_listing(researcher, listing, {**base, "title": "新标题"}) is True
     assert listing.status == ListingStatus.PENDING
     assert events == [("result", listing.id), ("result", listing.id)]
 
@@ -119,13 +120,13 @@ def test_editing_published_text_goes_back_to_review_but_price_does_not(make, peo
 def test_close_with_reason_and_renew_an_expired_listing(make, people, events):
     researcher, _staff = people
     expired = make.result(owner=researcher, status=ListingStatus.EXPIRED, valid_until=date.today() - timedelta(days=3))
-    listings.renew_listing(researcher, expired, date.today() + timedelta(days=90))
+    lifecycle.renew_listing(researcher, expired, date.today() + timedelta(days=90))
     assert expired.status == ListingStatus.PUBLISHED and expired.valid_until == date.today() + timedelta(days=90)
     with pytest.raises(ValidationFailed):
-        listings.renew_listing(researcher, expired, date.today() - timedelta(days=1))
+        lifecycle.renew_listing(researcher, expired, date.today() - timedelta(days=1))
     with pytest.raises(ValidationFailed):
-        listings.close_listing(researcher, expired, "bored")
-    listings.close_listing(researcher, expired, "transferred")
+        lifecycle.close_listing(researcher, expired, "bored")
+    lifecycle.close_listing(researcher, expired, "transferred")
     assert expired.status == ListingStatus.CLOSED and expired.close_reason == "transferred" and expired.closed_at
     assert events == [("result", expired.id), ("result", expired.id)]
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from matchmaker.services import listings, permissions
-from matchmaker.services.errors import NotAllowed
+from matchmaker.core import permissions
+from matchmaker.core.errors import NotAllowed
+from matchmaker.listings import lifecycle
 from models import ListingStatus, OrgKind, ResearchResult, Role, Session, TechNeed
 
 VALUES = {"title": "新条目", "summary": "简介", "transfer_modes": ["license"], "price_fen": None}
@@ -39,12 +40,12 @@ def _attempt(action: str, user, kind: str, make, owner) -> bool:
     state = {"submit": ListingStatus.DRAFT, "review": ListingStatus.PENDING}.get(action, ListingStatus.PUBLISHED)
     listing = factory(owner=owner, status=state, confidential=True)
     calls = {
-        "create": lambda: listings.create_listing(user, kind, {**VALUES, "organization_id": owner.organization_id}),
-        "edit": lambda: listings.update_listing(user, listing, {**VALUES, "title": listing.title}),
-        "submit": lambda: listings.submit_listing(user, listing),
-        "review": lambda: listings.approve_listing(user, listing),
-        "close": lambda: listings.close_listing(user, listing, "withdrawn"),
-        "renew": lambda: listings.renew_listing(user, listing),
+        "create": lambda: lifecycle.create_listing(user, kind, {**VALUES, "organization_id": owner.organization_id}),
+        "edit": lambda: lifecycle.update_listing(user, listing, {**VALUES, "title": listing.title}),
+        "submit": lambda: lifecycle.submit_listing(user, listing),
+        "review": lambda: lifecycle.approve_listing(user, listing),
+        "close": lambda: lifecycle.close_listing(user, listing, "withdrawn"),
+        "renew": lambda: lifecycle.renew_listing(user, listing),
     }
     if action == "view_details":
         return permissions.can_view_details(user, listing)
@@ -74,7 +75,7 @@ def test_role_action_table(make, kind, who):
 def test_a_researcher_in_an_enterprise_cannot_list_results(make):
     user = make.user(Role.RESEARCHER, organization=make.org(OrgKind.ENTERPRISE))
     with pytest.raises(NotAllowed):
-        listings.create_listing(user, "result", VALUES)
+        lifecycle.create_listing(user, "result", VALUES)
 
 
 @pytest.mark.parametrize("role, path, status", [

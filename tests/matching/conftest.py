@@ -16,12 +16,12 @@ def staff(make):
 @pytest.fixture
 def publish(make, staff):
     """Create a listing under review and approve it, as staff would: the outbox indexes it inline."""
-    from matchmaker.services import listings
+    from matchmaker.listings import lifecycle
 
     def _publish(kind: str, **fields: Any):
         factory = make.result if kind == "result" else make.need
         listing = factory(status=ListingStatus.PENDING, **fields)
-        listings.approve_listing(staff, listing)
+        lifecycle.approve_listing(staff, listing)
         return listing
 
     return _publish

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from matchmaker.services.evaluation import load_qrels, metrics_at_k
+from matchmaker.matching.evaluation import load_qrels, metrics_at_k
 
 DATA = Path(__file__).parent / "data"
 

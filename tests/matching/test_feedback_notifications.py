@@ -8,7 +8,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from matchmaker.services import notifications
+from matchmaker.core import notifications
 from models import MatchFeedback, Notification, Role, Session
 from tests.matching.test_matching import BEARING, NEED
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from matchmaker.services import matching_index, matching_outbox
+from matchmaker.matching import index, outbox
 from models import Session
 from tests.matching.test_matching import BEARING
 
@@ -20,7 +20,7 @@ def test_publishing_without_redis_indexes_in_a_background_thread(app, publish):
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         Session.rollback()
-        if matching_outbox.pending_count() == 0 and bearing.id in matching_index.reader_index("result"):
+        if outbox.pending_count() == 0 and bearing.id in index.reader_index("result"):
             break
         time.sleep(0.5)
-    assert bearing.id in matching_index.reader_index("result")
+    assert bearing.id in index.reader_index("result")

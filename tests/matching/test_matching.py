@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from matchmaker.services import embedding, listings, matching, matching_admin, matching_index, matching_outbox
+from matchmaker.listings import lifecycle
+from matchmaker.matching import admin, embedding, index, matches, outbox
 from models import CloseReason, IndexState, ListingVector, OutboxEvent, Session
 
 NEED = {"title": "设备故障预测", "summary": "工厂设备坏了才修太被动，想在出故障前就知道",
@@ -68,9 +69,9 @@ def test_a_closed_result_leaves_the_matches(client, publish, staff):
     need = publish("need", **NEED)
     bearing = publish("result", **BEARING)
     assert bearing.title in _matches_on_page(client, "need", need.id)
-    listings.close_listing(staff, bearing, CloseReason.WITHDRAWN)
+    lifecycle.close_listing(staff, bearing, CloseReason.WITHDRAWN)
     assert bearing.title not in _matches_on_page(client, "need", need.id)
-    assert bearing.id not in matching_index.reader_index("result")
+    assert bearing.id not in index.reader_index("result")
 
 
 def test_confidential_result_appears_as_a_teaser(client, publish):
@@ -119,12 +120,12 @@ def test_unchanged_text_is_not_embedded_again(app, publish):
     bearing = publish("result", **BEARING)
     before = Session.scalar(sa.select(ListingVector).where(ListingVector.listing_id == bearing.id))
     stamp = before.updated_at
-    matching_outbox.record_change("result", bearing.id)  # e.g. the contact changed, not the text
+    outbox.record_change("result", bearing.id)  # e.g. the contact changed, not the text
     Session.commit()
     Session.expire_all()
     after = Session.scalar(sa.select(ListingVector).where(ListingVector.listing_id == bearing.id))
     assert (after.content_hash, after.updated_at) == (before.content_hash, stamp)
-    assert matching_outbox.pending_count() == 0
+    assert outbox.pending_count() == 0
 
 
 def test_every_vector_records_model_name_and_dimension(app, publish):
@@ -139,29 +140,29 @@ def test_listing_without_text_is_refused_and_the_batch_goes_on(app, publish):
     bearing = publish("result", **BEARING)
     event = Session.scalar(sa.select(OutboxEvent).where(OutboxEvent.listing_id == empty.id))
     assert event.processed_at is not None and "no text" in event.error
-    assert bearing.id in matching_index.reader_index("result")
-    assert empty.id not in matching_index.reader_index("result")
+    assert bearing.id in index.reader_index("result")
+    assert empty.id not in index.reader_index("result")
 
 
 def test_reconcile_indexes_what_the_outbox_missed_and_drops_closed(app, make):
     missed = make.result(**BEARING)  # written straight to the table: no outbox row
-    assert matching_outbox.reconcile()["queued"] == 1
-    assert missed.id in matching_index.reader_index("result")
+    assert outbox.reconcile()["queued"] == 1
+    assert missed.id in index.reader_index("result")
     missed.status = "closed"  # closed behind the service's back
     Session.commit()
-    matching_outbox.reconcile()
-    assert missed.id not in matching_index.reader_index("result")
+    outbox.reconcile()
+    assert missed.id not in index.reader_index("result")
 
 
 def test_each_change_announces_a_new_generation_other_processes_load(app, publish):
     publish("result", **BEARING)
     first = Session.scalar(sa.select(IndexState).where(IndexState.side == "result"))
     generation = first.generation
-    reader_before = matching_index.reader_index("result")
+    reader_before = index.reader_index("result")
     rice = publish("result", **RICE)
     Session.refresh(first)
     assert first.generation > generation
-    reader_after = matching_index.reader_index("result")
+    reader_after = index.reader_index("result")
     assert reader_after is not reader_before and rice.id in reader_after
 
 
@@ -170,15 +171,15 @@ def test_a_missing_or_corrupt_snapshot_is_rebuilt_and_logged(client, publish, ca
     need = publish("need", **NEED)
     bearing = publish("result", **BEARING)
     state = Session.scalar(sa.select(IndexState).where(IndexState.side == "result"))
-    snapshot = matching_index.index_dir() / state.path
+    snapshot = index.index_dir() / state.path
     if damage == "delete":
         snapshot.unlink()
     elif damage == "truncate":
         snapshot.write_bytes(snapshot.read_bytes()[:100])
     else:
         snapshot.write_bytes(b"not an index at all" * 10)
-    matching_index.forget_loaded()
-    with caplog.at_level(logging.WARNING, logger="matchmaker.services.matching_index"):
+    index.forget_loaded()
+    with caplog.at_level(logging.WARNING, logger="matchmaker.matching.index"):
         block = _matches_on_page(client, "need", need.id)
     assert bearing.title in block
     assert "rebuilding" in caplog.text
@@ -189,17 +190,17 @@ def test_rebuild_gives_the_same_answers_as_the_incremental_index(app, publish, r
     for fields in (BEARING, RICE, {**BEARING, "title": "电机振动在线监测装置", "summary": "实时采集振动数据"}):
         publish("result", **fields)
     rice_like = publish("result", **{**RICE, "title": "小麦高产栽培技术"})
-    listings.close_listing(staff, rice_like, CloseReason.WITHDRAWN)
+    lifecycle.close_listing(staff, rice_like, CloseReason.WITHDRAWN)
     before = [(m.id, round(m.score, 6)) for m in _rank(need)]
     result = runner.invoke(args=["index", "rebuild"])
     assert result.exit_code == 0, result.output
-    matching_index.forget_loaded()
+    index.forget_loaded()
     assert [(m.id, round(m.score, 6)) for m in _rank(need)] == before
     assert rice_like.id not in [m.id for m in _rank(need)]
 
 
 def _rank(need):
-    return matching.rank("result", matching.to_doc(need), embedding.text_of(need), 10)
+    return matches.rank("result", matches.to_doc(need), embedding.text_of(need), 10)
 
 
 def test_index_status_command_reports_generations(app, publish, runner):
@@ -207,7 +208,7 @@ def test_index_status_command_reports_generations(app, publish, runner):
     result = runner.invoke(args=["index", "status"])
     assert result.exit_code == 0
     assert '"side": "result"' in result.output and '"outbox_pending": 0' in result.output
-    assert matching_admin.status()["indexes"][0]["count"] == 1
+    assert admin.status()["indexes"][0]["count"] == 1
 
 
 def test_snapshots_live_under_index_dir(app, publish):
@@ -227,7 +228,7 @@ def test_changing_the_model_re_embeds_everything_in_the_background(app, publish,
             (other / item.name).symlink_to(item)
     (other / "README.md").write_text("---\nmodel_name: test/renamed-e5\n---\n", encoding="utf-8")
     app.config["EMBEDDING_MODEL"] = str(other)
-    assert matching_outbox.reconcile()["embedded"] == 1
+    assert outbox.reconcile()["embedded"] == 1
     names = set(Session.scalars(sa.select(ListingVector.model_name).where(ListingVector.listing_id == bearing.id)))
     assert names == {old_name, "test/renamed-e5"}
-    assert bearing.id in matching_index.reader_index("result")
+    assert bearing.id in index.reader_index("result")

@@ -1,0 +1,15 @@
+"""Cross-cutting code every feature uses: domain errors, permissions, audit, notifications, jobs,
+mail, XLSX, passwords, i18n and web helpers. Imports no feature."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Wire the cross-cutting pieces; features are wired after this by matchmaker.features."""
+    from matchmaker.core import error_pages, jobs, notifications, templating
+
+    templating.init_app(app)
+    error_pages.init_app(app)
+    jobs.init_app(app)
+    jobs.register(app, "notifications.email_digest", notifications.send_digest, every=3600)

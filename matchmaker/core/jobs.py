@@ -1,0 +1,154 @@
+"""Background work: Celery when REDIS_URL is set, an in-process thread otherwise (make run).
+
+Each feature's init_app registers its plain functions with register(app, name, fn); workers/tasks.py
+wraps every registered name as a Celery task. Callers dispatch only after their transaction commits,
+passing ids, never ORM objects.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from flask import Flask, current_app
+
+from models import Job, JobStatus, Session, utcnow
+
+log = logging.getLogger(__name__)
+
+_executor: ThreadPoolExecutor | None = None
+_celery_client: Any = None
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["matchmaker.jobs"] = {"mode": "celery" if app.config.get("REDIS_URL") else "inprocess",
+                                         "registry": {}, "periodic": {}}
+
+
+def register(app: Flask, name: str, fn: Callable[..., Any], every: int | None = None) -> None:
+    """Make `fn` runnable in the background as job `name`; `every` seconds makes it periodic (beat)."""
+    state = app.extensions["matchmaker.jobs"]
+    state["registry"][name] = fn
+    if every:
+        state["periodic"][name] = every
+
+
+def registry(app: Flask | None = None) -> dict[str, Callable[..., Any]]:
+    return (app or current_app).extensions["matchmaker.jobs"]["registry"]
+
+
+def periodic(app: Flask | None = None) -> dict[str, int]:
+    """Periodic jobs: name -> seconds between runs (beat in production, a thread in development)."""
+    return (app or current_app).extensions["matchmaker.jobs"]["periodic"]
+
+
+def mode() -> str:
+    return current_app.extensions["matchmaker.jobs"]["mode"]
+
+
+def _client() -> Any:
+    global _celery_client
+    if _celery_client is None:
+        from celery import Celery
+
+        url = current_app.config["REDIS_URL"]
+        _celery_client = Celery("matchmaker-client", broker=url, backend=url)
+    return _celery_client
+
+
+def dispatch(name: str, *args: Any) -> None:
+    """Run job `name` in the background. Never raises if the broker is down: the outbox catches up."""
+    if name not in registry():
+        raise KeyError(f"unknown job {name!r}")
+    if current_app.config.get("JOBS_SYNC"):
+        run_now(name, *args)
+        return
+    if mode() == "celery":
+        try:
+            _client().send_task(name, args=list(args))
+        except Exception:  # broker down: periodic reconciliation will pick the work up
+            log.warning("could not enqueue %s%r; it will be retried by reconciliation", name, args)
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    _pool().submit(_run_in_app, app, name, args)
+
+
+def run_now(name: str, *args: Any) -> Any:
+    return registry()[name](*args)
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="matchmaker-job")
+    return _executor
+
+
+def _run_in_app(app: Flask, name: str, args: tuple[Any, ...]) -> None:
+    with app.app_context():
+        try:
+            registry(app)[name](*args)
+        except Exception:
+            log.exception("background job %s%r failed", name, args)
+            Session.rollback()
+        finally:
+            Session.remove()
+
+
+def start_inprocess_beat(app: Flask) -> threading.Thread:
+    """Development stand-in for celery beat: runs each periodic job on its interval in a thread."""
+
+    def loop() -> None:
+        last: dict[str, float] = {}
+        while True:
+            now = time.monotonic()
+            for name, every in periodic(app).items():
+                if now - last.get(name, 0.0) >= every:
+                    last[name] = now
+                    _pool().submit(_run_in_app, app, name, ())
+            time.sleep(5)
+
+    thread = threading.Thread(target=loop, name="matchmaker-beat", daemon=True)
+    thread.start()
+    return thread
+
+
+# --- progress of long jobs -------------------------------------------------------------------
+
+def create_job(kind: str, params: dict[str, Any] | None = None, user_id: int | None = None,
+               total: int | None = None) -> Job:
+    record = Job(kind=kind, params=params or {}, created_by_id=user_id, total=total)
+    Session.add(record)
+    Session.commit()
+    return record
+
+
+def report_progress(job_id: int, done: int, total: int | None = None, message: str | None = None) -> None:
+    """Commit progress in its own short transaction so other processes see it while work goes on."""
+    record = Session.get(Job, job_id)
+    if record is None:
+        return
+    record.status = JobStatus.RUNNING
+    record.started_at = record.started_at or utcnow()
+    record.done = done
+    if total is not None:
+        record.total = total
+    if message is not None:
+        record.message = message
+    Session.commit()
+
+
+def finish_job(job_id: int, result: dict[str, Any] | None = None, error: str | None = None) -> None:
+    record = Session.get(Job, job_id)
+    if record is None:
+        return
+    record.status = JobStatus.FAILED if error else JobStatus.DONE
+    record.message = error or record.message
+    record.result = result or {}
+    record.finished_at = utcnow()
+    if not error and record.total is not None:
+        record.done = record.total
+    Session.commit()

@@ -1,0 +1,124 @@
+"""In-site notifications: rendering each kind in the reader's language, reading them, the email digest."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from matchmaker.core import mail
+from matchmaker.core.errors import NotFound
+from models import Notification, Session, User, utcnow
+
+
+def N_(message: str) -> str:
+    """Marks a msgid for extraction; it is translated when shown, in the reader's language."""
+    return message
+
+
+# kind -> message; placeholders come from the notification's params (missing ones read as empty).
+MESSAGES: dict[str, str] = {
+    "match.new": N_('New strong match for "%(title)s": %(other_title)s'),
+    "listing_expiring": N_('Your listing "%(title)s" expires on %(valid_until)s'),
+    "listing_expired": N_('Your listing "%(title)s" has expired'),
+    "introduction.requested": N_('Someone asked for an introduction about "%(title)s"'),
+    "introduction.accepted": N_('Your introduction request about "%(title)s" was accepted'),
+    "introduction.declined": N_('Your introduction request about "%(title)s" was declined'),
+    "introduction.expired": N_('Your introduction request about "%(title)s" expired without an answer'),
+    "introduction.reminder": N_('An introduction request about "%(title)s" is waiting for your answer'),
+    "deal.next_action_due": N_('The next action on deal "%(title)s" is overdue: %(action)s'),
+    "fair.request.received": N_('%(requester)s asked to meet you at "%(fair)s"'),
+    "fair.request.accepted": N_('%(recipient)s accepted your meeting request at "%(fair)s"'),
+    "fair.request.declined": N_('%(recipient)s declined your meeting request at "%(fair)s"'),
+    "fair.request.expired": N_('The meeting request between you and %(other)s at "%(fair)s" expired unanswered'),
+    "fair.schedule.changed": N_('Your meeting schedule at "%(fair)s" changed: %(count)s meetings placed or moved'),
+    "fair.meeting.moved": N_('Your meeting with %(other)s at "%(fair)s" was moved to %(at)s, table %(table)s'),
+    "fair.meeting.cancelled": N_('Your meeting with %(other)s at "%(fair)s" was cancelled'),
+    "fair.meeting.unscheduled": N_('Your meeting with %(other)s at "%(fair)s" on %(at)s was taken out of the '
+                                   'schedule; staff will give it a new time'),
+}
+FALLBACK = N_("Update: %(title)s")
+DIGEST_KINDS = ("match.new",)  # other kinds send their own mail when they happen
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def render(notification: Notification) -> str:
+    """The notification's message in the current locale."""
+    msgid = MESSAGES.get(notification.kind, FALLBACK)
+    params = notification.params or {}
+    values = {name: str(params.get(name) if params.get(name) is not None else "")
+              for name in _PLACEHOLDER.findall(msgid)}
+    return _(msgid, **values)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Notification]
+    number: int
+    pages: int
+    unread: int
+
+
+def for_user(user: Any, page: int = 1, per_page: int = 20) -> Page:
+    base = sa.select(Notification).where(Notification.user_id == user.id)
+    total = Session.scalar(sa.select(sa.func.count()).select_from(base.subquery())) or 0
+    pages = max(1, -(-total // per_page))
+    number = min(max(1, page), pages)
+    items = list(Session.scalars(base.order_by(Notification.created_at.desc(), Notification.id.desc())
+                                 .offset((number - 1) * per_page).limit(per_page)))
+    unread = Session.scalar(sa.select(sa.func.count()).select_from(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+    return Page(items, number, pages, unread)
+
+
+def mark_read(user: Any, notification_id: int) -> Notification:
+    """Mark one of the user's notifications read (idempotent); returns it for its link."""
+    row = Session.get(Notification, notification_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound(_("No such notification."))
+    if row.read_at is None:
+        row.read_at = utcnow()
+        Session.commit()
+    return row
+
+
+def mark_all_read(user: Any) -> int:
+    result = Session.execute(sa.update(Notification)
+                             .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+                             .values(read_at=utcnow()))
+    Session.commit()
+    return int(result.rowcount or 0)
+
+
+_DIGEST_SUBJECT = N_("New matches for your listings")
+_DIGEST_INTRO = N_("These new matches were found for your listings since the last message:")
+
+
+def send_digest() -> int:
+    """One email per user listing their new, unmailed match notifications (only when SMTP is set up)."""
+    if not mail.enabled():
+        return 0
+    rows = list(Session.scalars(sa.select(Notification).where(
+        Notification.kind.in_(DIGEST_KINDS), Notification.emailed_at.is_(None))
+        .order_by(Notification.user_id, Notification.created_at)))
+    by_user: dict[int, list[Notification]] = {}
+    for row in rows:
+        by_user.setdefault(row.user_id, []).append(row)
+    sent = 0
+    for user_id, items in by_user.items():
+        user = Session.get(User, user_id)
+        now = utcnow()
+        for row in items:
+            row.emailed_at = now  # marked even for inactive users: they are not mailed later either
+        if user is None or not user.active or not user.email:
+            continue
+        with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+            lines = [_(_DIGEST_INTRO), ""] + [f"- {render(row)}" for row in items]
+            mail.send(user.email, _(_DIGEST_SUBJECT), "\n".join(lines))
+        sent += 1
+    Session.commit()
+    return sent

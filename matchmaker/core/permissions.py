@@ -1,0 +1,107 @@
+"""Who may do what: one table of rules every view and service asks, so tests can walk it."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app
+
+from matchmaker.core.errors import NotAllowed
+from models import ListingStatus, Role
+
+ALL_ROLES = tuple(Role)
+STAFF_ROLES = frozenset({Role.STAFF, Role.ADMIN})
+
+# Role-only actions: the role alone decides.
+ROLE_ACTIONS: dict[str, frozenset[str]] = {
+    "result.create": frozenset({Role.RESEARCHER, Role.STAFF, Role.ADMIN}),
+    "need.create": frozenset({Role.ENTERPRISE, Role.STAFF, Role.ADMIN}),
+    "listing.review": STAFF_ROLES,
+    "listing.export": frozenset(ALL_ROLES),
+    "org.verify": STAFF_ROLES,
+    "import.run": STAFF_ROLES,
+    "user.manage": frozenset({Role.ADMIN}),
+    "match.feedback": frozenset({Role.BROKER, Role.STAFF, Role.ADMIN}),
+    "match.export_feedback": STAFF_ROLES,
+    "index.rebuild": STAFF_ROLES,
+    "introduction.request": frozenset({Role.RESEARCHER, Role.ENTERPRISE, Role.BROKER, Role.STAFF, Role.ADMIN}),
+    "deal.manage": frozenset({Role.BROKER, Role.STAFF, Role.ADMIN}),
+    "contract.manage": STAFF_ROLES,
+    "stats.view": STAFF_ROLES,
+    "fair.manage": STAFF_ROLES,
+    "fair.register": frozenset({Role.RESEARCHER, Role.ENTERPRISE, Role.BROKER, Role.STAFF, Role.ADMIN}),
+}
+
+# The role that may own each kind of listing (besides staff).
+OWNER_ROLE = {"result": Role.RESEARCHER, "need": Role.ENTERPRISE}
+
+_DETAIL_CHECKS = "matchmaker.detail_access_checks"
+
+
+def add_detail_access_check(app: Flask, check: Callable[[Any, Any], bool]) -> None:
+    """Another way to see a confidential listing's details (an accepted introduction, say); a
+    feature's init_app adds it, so this module imports no feature."""
+    checks = app.extensions.setdefault(_DETAIL_CHECKS, [])
+    if check not in checks:
+        checks.append(check)
+
+
+def detail_access_checks(app: Flask | None = None) -> list[Callable[[Any, Any], bool]]:
+    return list((app or current_app).extensions.get(_DETAIL_CHECKS, ()))
+
+
+def is_staff(user: Any) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.role in STAFF_ROLES)
+
+
+def can(user: Any, action: str, obj: Any = None) -> bool:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return action == "listing.view"
+    if action in ROLE_ACTIONS:
+        return user.role in ROLE_ACTIONS[action]
+    if action == "listing.view":
+        return can_view_listing(user, obj)
+    if action in ("listing.edit", "listing.submit", "listing.close", "listing.renew", "listing.delete"):
+        return is_staff(user) or owns(user, obj)
+    raise KeyError(f"unknown action {action!r}")
+
+
+def require(user: Any, action: str, message: str, obj: Any = None) -> None:
+    """Raise NotAllowed(message) unless `can(user, action, obj)`; callers pass `_("...")` so babel finds it."""
+    if not can(user, action, obj):
+        raise NotAllowed(message)
+
+
+def owns(user: Any, listing: Any) -> bool:
+    """Members of the owning organization in the owning role manage the listing."""
+    if user is None or not getattr(user, "is_authenticated", False) or listing is None:
+        return False
+    return (
+        user.organization_id is not None
+        and user.organization_id == listing.organization_id
+        and user.role == OWNER_ROLE.get(listing.kind)
+    )
+
+
+def same_org(user: Any, listing: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and user.organization_id
+                and user.organization_id == listing.organization_id)
+
+
+def can_view_listing(user: Any, listing: Any) -> bool:
+    """Published listings are public (as a teaser when confidential); others only to owner org and staff."""
+    if listing.status in (ListingStatus.PUBLISHED, ListingStatus.CLOSED):
+        return True
+    return is_staff(user) or same_org(user, listing)
+
+
+def can_view_details(user: Any, listing: Any) -> bool:
+    """Description and contact: everyone for open listings; for confidential ones only the owner's
+    organization, staff, and counterparts whose introduction the owner accepted."""
+    if not listing.confidential:
+        return can_view_listing(user, listing)
+    if is_staff(user) or same_org(user, listing):
+        return True
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return any(check(user, listing) for check in detail_access_checks())

@@ -1,0 +1,252 @@
+"""Historical import of technology contracts from XLSX or CSV: the form's validation per row, a
+preview with per-row errors, then confirmation (errors save nothing unless "valid rows only")."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext as _
+
+from matchmaker import reference
+from matchmaker.core import audit, permissions
+from matchmaker.core.errors import Conflict, NotFound, ValidationFailed
+from matchmaker.deals import contracts
+from matchmaker.imports.formats import EXTRA_CELLS, read_table
+from models import Job, JobStatus, Session, User, utcnow
+
+JOB_KIND = "contracts.import"
+
+# Field -> accepted column headers (Chinese as on the registration form, and English field names).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "registration_number": ("合同登记号", "登记号", "registration_number"),
+    "project_name": ("项目名称", "合同名称", "project_name"),
+    "contract_type": ("合同类型", "contract_type"),
+    "contract_subtype": ("合同子类型", "技术子类", "contract_subtype"),
+    "signing_date": ("签订日期", "signing_date"),
+    "valid_from": ("有效期起", "valid_from"),
+    "valid_until": ("有效期止", "valid_until"),
+    "amount_fen": ("成交额（元）", "成交额(元)", "合同成交额", "成交额", "amount_yuan"),
+    "tech_amount_fen": ("技术交易额（元）", "技术交易额(元)", "技术交易额", "tech_amount_yuan"),
+    "payment_mode": ("支付方式", "payment_mode"),
+    "ip_type": ("知识产权类型", "ip_type"),
+    "tech_field": ("技术领域", "tech_field"),
+    "seller_name": ("卖方", "卖方名称", "seller_name"),
+    "seller_entity_type": ("卖方单位性质", "卖方法人类型", "seller_entity_type"),
+    "seller_region": ("卖方地区代码", "卖方地区", "seller_region"),
+    "buyer_name": ("买方", "买方名称", "buyer_name"),
+    "buyer_entity_type": ("买方单位性质", "买方法人类型", "buyer_entity_type"),
+    "buyer_region": ("买方地区代码", "买方地区", "buyer_region"),
+    "fair_id": ("对接会编号", "fair_id"),
+}
+REQUIRED = ("project_name", "contract_type", "signing_date", "amount_fen", "tech_amount_fen",
+            "seller_name", "seller_entity_type", "seller_region", "buyer_name", "buyer_entity_type", "buyer_region")
+CODED: dict[str, reference.CodeList] = {
+    "contract_type": reference.CONTRACT_TYPES,
+    "contract_subtype": reference.CONTRACT_SUBTYPES,
+    "payment_mode": reference.PAYMENT_MODES,
+    "ip_type": reference.CONTRACT_IP_TYPES,
+    "tech_field": reference.TECH_FIELDS,
+    "seller_entity_type": reference.LEGAL_ENTITY_TYPES,
+    "buyer_entity_type": reference.LEGAL_ENTITY_TYPES,
+}
+DATE_FIELDS = ("signing_date", "valid_from", "valid_until")
+MONEY_FIELDS = ("amount_fen", "tech_amount_fen")
+_DATE_RE = re.compile(r"\A(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?\Z")
+
+
+@dataclass
+class Preview:
+    job_id: int
+    filename: str
+    total: int
+    rows: list[dict[str, Any]] = field(default_factory=list)     # {"row": n, "values": {...}, "errors": {...}}
+    invalid: int = 0
+
+    @property
+    def valid(self) -> int:
+        return self.total - self.invalid
+
+
+def column_header(field_name: str) -> str:
+    """The column a row error points at (the field name itself when it has no column)."""
+    return COLUMNS.get(field_name, (field_name,))[0]
+
+
+def template_headers() -> list[str]:
+    return [names[0] for names in COLUMNS.values()]
+
+
+# --- cell parsing --------------------------------------------------------------------------------
+
+def parse_date(text: str) -> date:
+    match = _DATE_RE.match(text.strip())
+    if match is None:
+        raise ValueError(text)
+    return date(int(match[1]), int(match[2]), int(match[3]))
+
+
+def parse_yuan(text: str) -> int:
+    """Yuan as written in a sheet ("1,234.50", "¥12万", "3.5万元") to integer fen."""
+    cleaned = text.strip().replace(",", "").replace("，", "").replace("¥", "").replace("￥", "")
+    factor = Decimal(1)
+    for suffix, multiplier in (("万元", 10_000), ("亿元", 100_000_000), ("元", 1), ("万", 10_000), ("亿", 100_000_000)):
+        if cleaned.endswith(suffix):
+            cleaned, factor = cleaned[: -len(suffix)].strip(), Decimal(multiplier)
+            break
+    try:
+        value = Decimal(cleaned) * factor * 100
+    except InvalidOperation:
+        raise ValueError(text) from None
+    if value != value.to_integral_value():
+        raise ValueError(text)
+    return int(value)
+
+
+def resolve_code(codes: reference.CodeList, text: str) -> str:
+    """A code, its Chinese label or its English label; unknown text is returned for the validator."""
+    value = text.strip()
+    if value in codes:
+        return value
+    by_zh = codes.by_zh(value)
+    if by_zh is not None:
+        return by_zh.code
+    lowered = value.lower()
+    return next((item.code for item in codes if item.en.lower() == lowered), value)
+
+
+def _cell_values(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Typed ContractInput values from one row's cells, and the cells that could not be read."""
+    values: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for field_name, headers in COLUMNS.items():
+        text = next((str(raw[h]).strip() for h in headers if h in raw and str(raw[h]).strip()), "")
+        if not text:
+            continue
+        try:
+            if field_name in DATE_FIELDS:
+                values[field_name] = parse_date(text)
+            elif field_name in MONEY_FIELDS:
+                values[field_name] = parse_yuan(text)
+            elif field_name == "fair_id":
+                values[field_name] = int(text)
+            elif field_name in CODED:
+                values[field_name] = resolve_code(CODED[field_name], text)
+            else:
+                values[field_name] = text
+        except ValueError:
+            message = (_("Write the date as YYYY-MM-DD.") if field_name in DATE_FIELDS
+                       else _("Write the amount in yuan, e.g. 125000.00.") if field_name in MONEY_FIELDS
+                       else _("Write a whole number."))
+            errors[field_name] = [message]
+    if raw.get(EXTRA_CELLS):
+        errors.setdefault("project_name", []).append(_("This row has more cells than the header has columns."))
+    return values, errors
+
+
+def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items()}
+
+
+def _from_json(values: dict[str, Any]) -> contracts.ContractInput:
+    typed = {k: date.fromisoformat(v) if k in DATE_FIELDS and v else v for k, v in values.items()}
+    return contracts.ContractInput(**typed)
+
+
+# --- preview and confirm -------------------------------------------------------------------------
+
+def _require(user: Any) -> None:
+    permissions.require(user, "contract.manage", _("Only staff import technology contracts."))
+
+
+def preview(user: User, filename: str, data: bytes) -> Preview:
+    """Read and check every row; nothing is saved but the preview (a Job row) until confirmation."""
+    _require(user)
+    table = read_table(filename, data, current_app.config["IMPORT_MAX_ROWS"])
+    known = {h for headers in COLUMNS.values() for h in headers}
+    if not known.intersection(table.headers):
+        raise ValidationFailed({"file": [_("None of the columns is recognised. Use the template's column names, "
+                                           "e.g. %(names)s.", names="、".join(template_headers()[:4]))]})
+    seen_numbers: dict[str, int] = {}
+    rows: list[dict[str, Any]] = []
+    for number, raw in table.rows:
+        values, errors = _cell_values(raw)
+        for required in REQUIRED:
+            if required not in values and required not in errors:
+                errors[required] = [_("This column is required.")]
+        try:
+            contracts.validate(contracts.ContractInput(**values))
+        except ValidationFailed as exc:
+            for key, messages in exc.errors.items():
+                errors.setdefault(key, messages)
+        reg = (values.get("registration_number") or "").strip().upper()
+        if reg:
+            if reg in seen_numbers and "registration_number" not in errors:
+                errors["registration_number"] = [_("The same registration number is on row %(row)s.",
+                                                   row=seen_numbers[reg])]
+            seen_numbers.setdefault(reg, number)
+        rows.append({"row": number, "values": _json_safe(values), "errors": errors})
+    invalid = sum(1 for r in rows if r["errors"])
+    job = Job(kind=JOB_KIND, status=JobStatus.QUEUED, total=len(rows), created_by_id=user.id,
+              params={"filename": filename, "rows": rows, "invalid": invalid})
+    Session.add(job)
+    Session.commit()
+    return Preview(job.id, filename, len(rows), rows, invalid)
+
+
+def load_preview(user: User, job_id: int) -> Preview:
+    _require(user)
+    job = Session.get(Job, job_id)
+    if job is None or job.kind != JOB_KIND:
+        raise NotFound(_("This import does not exist."))
+    params = job.params or {}
+    return Preview(job.id, params.get("filename", ""), len(params.get("rows", [])), params.get("rows", []),
+                   int(params.get("invalid", 0)))
+
+
+def confirm(user: User, job_id: int, valid_only: bool) -> int:
+    """Save the previewed rows in one transaction; returns how many contracts were saved."""
+    _require(user)
+    job = Session.get(Job, job_id)
+    if job is None or job.kind != JOB_KIND:
+        raise NotFound(_("This import does not exist."))
+    if job.status == JobStatus.DONE:
+        raise Conflict(_("This file has already been imported."))
+    params = job.params or {}
+    if params.get("invalid") and not valid_only:
+        raise Conflict(_("Some rows have errors, so nothing was saved. Fix the file and upload it again, or "
+                         "import the valid rows only."))
+    saved = skipped = 0
+    for row in params.get("rows", []):
+        if row["errors"]:
+            skipped += 1
+            continue
+        try:
+            values = contracts.validate(_from_json(row["values"]))
+        except ValidationFailed as exc:
+            if not valid_only:  # the data changed since the preview (e.g. a number was taken)
+                Session.rollback()
+                raise Conflict(_("Row %(row)s is no longer valid (%(message)s); nothing was saved.",
+                                 row=row["row"], message=exc.message)) from None
+            skipped += 1
+            continue
+        contracts.add(values, user.id, source="import")
+        saved += 1
+    job.status, job.done, job.finished_at = JobStatus.DONE, saved, utcnow()
+    job.result = {"saved": saved, "skipped": skipped}
+    audit.record(user.id, "contract.import", entity_type="jobs", entity_id=job.id,
+                 changes={"filename": params.get("filename"), "saved": saved, "skipped": skipped})
+    Session.commit()
+    return saved
+
+
+def template_csv() -> bytes:
+    """A CSV with the column headers and one example row, for staff to fill in."""
+    example = ["2025350500A0000001", "高效电机控制技术转让", "技术转让", "专利权转让", "2025-03-18", "2025-03-18",
+               "2027-03-17", "1200000.00", "1000000.00", "分期支付", "专利", "先进制造", "泉州理工大学", "022",
+               "350500", "海峡智能装备有限公司", "150", "350500", ""]
+    lines = [",".join(template_headers()), ",".join(example)]
+    return ("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8")

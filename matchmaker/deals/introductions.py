@@ -1,0 +1,359 @@
+"""Introductions: a member (or a broker for either side) asks a listing's owner to meet; accepting
+releases the confidential details to that counterpart alone; unanswered requests expire."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from matchmaker.core import audit, permissions
+from matchmaker.core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
+from matchmaker.deals.deals import notify_owners, notify_user, open_deal
+from models import (
+    DealOrigin,
+    DeclineReason,
+    Introduction,
+    IntroductionStatus,
+    ListingStatus,
+    Organization,
+    ResearchResult,
+    Role,
+    Session,
+    TechNeed,
+    User,
+    listing_model,
+    utcnow,
+)
+
+DECLINE_REASON_LABELS = {
+    DeclineReason.TOO_EARLY: _l("Too early stage"),
+    DeclineReason.BENEFIT_UNCLEAR: _l("Benefit over existing technology unclear"),
+    DeclineReason.ROUTE_TO_MARKET_UNCLEAR: _l("Route to market unclear"),
+    DeclineReason.DESCRIPTION_UNCLEAR: _l("Description unclear"),
+    DeclineReason.OTHER: _l("Other"),
+}
+
+STATUS_LABELS = {
+    IntroductionStatus.PENDING: _l("Waiting for an answer"),
+    IntroductionStatus.ACCEPTED: _l("Accepted"),
+    IntroductionStatus.DECLINED: _l("Declined"),
+    IntroductionStatus.EXPIRED: _l("Expired"),
+    IntroductionStatus.WITHDRAWN: _l("Withdrawn"),
+}
+
+ORIGINS = tuple(DealOrigin)
+OPEN_STATUSES = (IntroductionStatus.PENDING, IntroductionStatus.ACCEPTED)
+MAX_MESSAGE = 2000
+
+
+def decline_reason_choices() -> list[tuple[str, str]]:
+    return [(str(code), str(label)) for code, label in DECLINE_REASON_LABELS.items()]
+
+
+def _listing(kind: str, listing_id: int) -> ResearchResult | TechNeed:
+    try:
+        model = listing_model(kind)
+    except ValueError:
+        raise NotFound(_("This listing does not exist.")) from None
+    listing = Session.get(model, listing_id)
+    if listing is None:
+        raise NotFound(_("This listing does not exist."))
+    return listing
+
+
+def _listing_filter(listing: Any) -> Any:
+    if listing.kind == "result":
+        return Introduction.result_id == listing.id
+    return Introduction.need_id == listing.id
+
+
+def _get(intro_id: int) -> Introduction:
+    intro = Session.get(Introduction, intro_id)
+    if intro is None:
+        raise NotFound(_("This introduction does not exist."))
+    return intro
+
+
+# --- who may do what ------------------------------------------------------------------------
+
+def is_owner_side(user: Any, intro: Introduction) -> bool:
+    return permissions.owns(user, intro.listing)
+
+
+def can_view(user: Any, intro: Introduction) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if permissions.is_staff(user) or user.id in (intro.requested_by_id, intro.broker_id):
+        return True
+    return user.organization_id in (intro.owner_org_id, intro.counterpart_org_id)
+
+
+def can_answer(user: Any, intro: Introduction) -> bool:
+    return is_owner_side(user, intro) or permissions.is_staff(user)
+
+
+def has_accepted_introduction(user: Any, listing: Any) -> bool:
+    """Detail-access check (added by matchmaker.deals.init_app): the user's organization has an accepted
+    introduction to `listing`."""
+    if not getattr(user, "organization_id", None) or getattr(listing, "id", None) is None:
+        return False
+    stmt = sa.select(Introduction.id).where(
+        _listing_filter(listing),
+        Introduction.counterpart_org_id == user.organization_id,
+        Introduction.status == IntroductionStatus.ACCEPTED,
+    ).limit(1)
+    return Session.scalar(stmt) is not None
+
+
+# --- requesting ---------------------------------------------------------------------------------
+
+@dataclass
+class RequestInput:
+    kind: str
+    listing_id: int
+    message: str
+    origin: str = DealOrigin.SEARCH
+    # A broker names the side they act for; members always act for their own organization.
+    counterpart_org_id: int | None = None
+    counterpart_listing_id: int | None = None
+
+
+def request(user: User, data: RequestInput) -> Introduction:
+    """Create a pending introduction and notify the listing's owners."""
+    permissions.require(user, "introduction.request", _("Your role cannot request introductions."))
+    listing = _listing(data.kind, data.listing_id)
+    if listing.status != ListingStatus.PUBLISHED:
+        raise Conflict(_("Introductions can only be requested for published listings."))
+    counterpart_org_id = _counterpart_org(user, data)
+    if counterpart_org_id == listing.organization_id:
+        raise ValidationFailed({"counterpart_org_id": [_("A listing's owner cannot be introduced to itself.")]})
+    message = (data.message or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not message:
+        errors["message"] = [_("Say briefly why you want to be introduced.")]
+    elif len(message) > MAX_MESSAGE:
+        errors["message"] = [_("At most %(n)s characters.", n=MAX_MESSAGE)]
+    origin = data.origin if data.origin in ORIGINS else DealOrigin.SEARCH
+    if errors:
+        raise ValidationFailed(errors)
+    existing = Session.scalar(sa.select(Introduction).where(
+        _listing_filter(listing), Introduction.counterpart_org_id == counterpart_org_id,
+        Introduction.status.in_(OPEN_STATUSES)))
+    if existing is not None:
+        raise Conflict(_("An introduction to this listing is already %(state)s.",
+                         state=str(STATUS_LABELS[IntroductionStatus(existing.status)]).lower()))
+    counterpart_result_id, counterpart_need_id = _counterpart_listing(listing, data.counterpart_listing_id,
+                                                                      counterpart_org_id)
+    intro = Introduction(
+        result_id=listing.id if listing.kind == "result" else None,
+        need_id=listing.id if listing.kind == "need" else None,
+        owner_org_id=listing.organization_id, counterpart_org_id=counterpart_org_id,
+        counterpart_result_id=counterpart_result_id, counterpart_need_id=counterpart_need_id,
+        origin=origin, requested_by_id=user.id, broker_id=user.id if user.role == Role.BROKER else None,
+        message=message, status=IntroductionStatus.PENDING,
+    )
+    Session.add(intro)
+    Session.flush()
+    audit.record(user.id, "introduction.request", intro,
+                 {"listing": f"{listing.kind}:{listing.id}", "counterpart_org_id": counterpart_org_id})
+    notify_owners(listing, "introduction.requested", {"title": listing.title, "intro_id": intro.id},
+                  link=f"/introductions/{intro.id}")
+    Session.commit()
+    return intro
+
+
+def _counterpart_org(user: User, data: RequestInput) -> int:
+    acting_for_others = user.role == Role.BROKER or permissions.is_staff(user)
+    if acting_for_others and data.counterpart_org_id:
+        if Session.get(Organization, data.counterpart_org_id) is None:
+            raise ValidationFailed({"counterpart_org_id": [_("Choose an organization from the list.")]})
+        return data.counterpart_org_id
+    if acting_for_others:
+        raise ValidationFailed({"counterpart_org_id": [_("Choose the organization you act for.")]})
+    if not user.organization_id:
+        raise NotAllowed(_("Join an organization before requesting introductions."))
+    return user.organization_id
+
+
+def _counterpart_listing(listing: Any, other_id: int | None, org_id: int) -> tuple[int | None, int | None]:
+    """The counterpart's own listing of the other kind (from a match), if it is really theirs."""
+    if not other_id:
+        return None, None
+    other_kind = "need" if listing.kind == "result" else "result"
+    other = Session.get(listing_model(other_kind), other_id)
+    if other is None or other.organization_id != org_id:
+        return None, None
+    return (other.id, None) if other_kind == "result" else (None, other.id)
+
+
+# --- answering ---------------------------------------------------------------------------------
+
+def accept(user: User, intro_id: int, note: str = "") -> Introduction:
+    """Accept: the counterpart now sees the listing's details and contact; a deal opens when a
+    result is involved, so the pipeline starts from the introduction."""
+    intro = _pending_for_answer(user, intro_id)
+    intro.status = IntroductionStatus.ACCEPTED
+    intro.answered_by_id, intro.answered_at = user.id, utcnow()
+    intro.decline_note = (note or "").strip() or None
+    audit.record(user.id, "introduction.accept", intro, {"status": [IntroductionStatus.PENDING, intro.status]})
+    _notify_requester(intro, "introduction.accepted")
+    _open_deal_for(intro, user.id)
+    Session.commit()
+    return intro
+
+
+def decline(user: User, intro_id: int, reason: str, note: str = "") -> Introduction:
+    if reason not in DeclineReason.__members__.values():
+        raise ValidationFailed({"reason": [_("Choose a reason.")]})
+    note = (note or "").strip()
+    if reason == DeclineReason.OTHER and not note:
+        raise ValidationFailed({"note": [_("Explain the reason in a few words.")]})
+    intro = _pending_for_answer(user, intro_id)
+    intro.status = IntroductionStatus.DECLINED
+    intro.decline_reason, intro.decline_note = reason, note or None
+    intro.answered_by_id, intro.answered_at = user.id, utcnow()
+    audit.record(user.id, "introduction.decline", intro,
+                 {"status": [IntroductionStatus.PENDING, intro.status], "reason": reason})
+    _notify_requester(intro, "introduction.declined", reason=reason)
+    Session.commit()
+    return intro
+
+
+def withdraw(user: User, intro_id: int) -> Introduction:
+    intro = _get(intro_id)
+    if not (user.id == intro.requested_by_id or permissions.is_staff(user)
+            or (user.organization_id == intro.counterpart_org_id and user.role != Role.BROKER)):
+        raise NotAllowed(_("Only the requester can withdraw this introduction."))
+    if intro.status != IntroductionStatus.PENDING:
+        raise Conflict(_("This introduction has already been answered."))
+    intro.status = IntroductionStatus.WITHDRAWN
+    audit.record(user.id, "introduction.withdraw", intro, {"status": [IntroductionStatus.PENDING, intro.status]})
+    Session.commit()
+    return intro
+
+
+def _pending_for_answer(user: User, intro_id: int) -> Introduction:
+    intro = _get(intro_id)
+    if not can_answer(user, intro):
+        raise NotAllowed(_("Only the listing's owner can answer this introduction."))
+    if intro.status != IntroductionStatus.PENDING:
+        raise Conflict(_("This introduction has already been answered."))
+    return intro
+
+
+def _notify_requester(intro: Introduction, kind: str, **params: Any) -> None:
+    user_ids = {uid for uid in (intro.requested_by_id, intro.broker_id) if uid}
+    for user_id in user_ids:
+        notify_user(user_id, kind, {"title": intro.listing.title, "intro_id": intro.id, **params},
+                    link=f"/introductions/{intro.id}")
+
+
+def _open_deal_for(intro: Introduction, actor_id: int) -> None:
+    if intro.result_id is not None:
+        result_id, need_id = intro.result_id, intro.counterpart_need_id
+        seller, buyer = intro.owner_org_id, intro.counterpart_org_id
+    elif intro.counterpart_result_id is not None:
+        result_id, need_id = intro.counterpart_result_id, intro.need_id
+        seller, buyer = intro.counterpart_org_id, intro.owner_org_id
+    else:
+        return  # a need with no result on the table: nothing to follow as a deal yet
+    origin = intro.origin if intro.origin in (DealOrigin.MATCH, DealOrigin.SEARCH) else DealOrigin.SEARCH
+    open_deal(result_id, need_id, seller, buyer, intro.broker_id, origin, stage="introduced",
+                    actor_id=actor_id, introduction_id=intro.id, commit=False)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+def for_viewer(user: Any, listing: Any) -> Introduction | None:
+    """The viewer's organization's latest introduction to `listing` (for the listing page)."""
+    if not getattr(user, "is_authenticated", False) or not user.organization_id:
+        return None
+    stmt = (sa.select(Introduction).where(_listing_filter(listing),
+                                          Introduction.counterpart_org_id == user.organization_id)
+            .order_by(Introduction.id.desc()).limit(1))
+    return Session.scalar(stmt)
+
+
+def pending_count_for(listing: Any) -> int:
+    stmt = sa.select(sa.func.count()).select_from(Introduction).where(
+        _listing_filter(listing), Introduction.status == IntroductionStatus.PENDING)
+    return Session.scalar(stmt) or 0
+
+
+def listing_state(user: Any, listing: Any) -> dict[str, Any]:
+    """What the listing page shows the viewer: the owner's pending count, or the viewer's request."""
+    state: dict[str, Any] = {"mine": None, "owner": False, "pending": 0, "can_request": False,
+                             "acts_for_others": False}
+    if not getattr(user, "is_authenticated", False):
+        return state
+    if permissions.same_org(user, listing):
+        state["owner"] = True
+        state["pending"] = pending_count_for(listing)
+        return state
+    state["mine"] = for_viewer(user, listing)
+    state["acts_for_others"] = user.role == Role.BROKER or permissions.is_staff(user)
+    open_one = state["mine"] is not None and state["mine"].status in OPEN_STATUSES
+    state["can_request"] = (listing.status == ListingStatus.PUBLISHED and not open_one
+                            and permissions.can(user, "introduction.request"))
+    return state
+
+
+def sent(user: Any) -> list[Introduction]:
+    """Requests the user's organization (or the broker) made."""
+    conds = [Introduction.requested_by_id == user.id]
+    if user.organization_id and user.role != Role.BROKER:
+        conds.append(Introduction.counterpart_org_id == user.organization_id)
+    stmt = sa.select(Introduction).where(sa.or_(*conds)).order_by(Introduction.id.desc()).limit(200)
+    return list(Session.scalars(stmt))
+
+
+def received(user: Any) -> list[Introduction]:
+    """Requests waiting on (or answered by) the user's organization as a listing owner."""
+    if not user.organization_id:
+        return []
+    stmt = (sa.select(Introduction).where(Introduction.owner_org_id == user.organization_id)
+            .order_by((Introduction.status == IntroductionStatus.PENDING).desc(), Introduction.id.desc())
+            .limit(200))
+    return list(Session.scalars(stmt))
+
+
+def get_for(user: Any, intro_id: int) -> Introduction:
+    intro = _get(intro_id)
+    if not can_view(user, intro):
+        raise NotFound(_("This introduction does not exist."))
+    return intro
+
+
+def organizations_for_broker() -> list[tuple[int, str]]:
+    rows = Session.execute(sa.select(Organization.id, Organization.name).order_by(Organization.name))
+    return [(org_id, name) for org_id, name in rows]
+
+
+# --- reminders and expiry ---------------------------------------------------------------------
+
+def remind_and_expire() -> dict[str, int]:
+    """Remind owners of requests unanswered for INTRODUCTION_REMINDER_DAYS; expire them after
+    INTRODUCTION_EXPIRY_DAYS so requesters are not left waiting."""
+    now = utcnow()
+    expire_before = now - timedelta(days=current_app.config["INTRODUCTION_EXPIRY_DAYS"])
+    remind_before = now - timedelta(days=current_app.config["INTRODUCTION_REMINDER_DAYS"])
+    expired = list(Session.scalars(sa.select(Introduction).where(
+        Introduction.status == IntroductionStatus.PENDING, Introduction.created_at < expire_before)))
+    for intro in expired:
+        intro.status = IntroductionStatus.EXPIRED
+        audit.record(None, "introduction.expire", intro, {"status": [IntroductionStatus.PENDING, intro.status]})
+        _notify_requester(intro, "introduction.expired")
+    to_remind = list(Session.scalars(sa.select(Introduction).where(
+        Introduction.status == IntroductionStatus.PENDING, Introduction.created_at < remind_before,
+        Introduction.reminded_at.is_(None))))
+    for intro in to_remind:
+        intro.reminded_at = now
+        notify_owners(intro.listing, "introduction.reminder", {"title": intro.listing.title, "intro_id": intro.id},
+                      link=f"/introductions/{intro.id}", dedupe=f"intro:{intro.id}:reminder")
+    Session.commit()
+    return {"expired": len(expired), "reminded": len(to_remind)}

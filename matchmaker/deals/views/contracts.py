@@ -1,0 +1,162 @@
+"""Technology contracts: the list, the registration-form fields, audited edits with conflict
+detection, and the historical import with its preview."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from matchmaker import reference
+from matchmaker.core import audit, permissions
+from matchmaker.core.errors import Conflict, DomainError, NotAllowed, NotFound, ValidationFailed
+from matchmaker.core.form_fields import apply_errors, show_error
+from matchmaker.core.i18n import current_lang
+from matchmaker.core.web import download, or_404, require
+from matchmaker.deals import contract_import, contracts
+from matchmaker.deals.forms import CONTRACT_ALIASES, ConfirmImportForm, ContractForm, ImportForm
+from matchmaker.stats import stats
+
+bp = Blueprint("contracts", __name__, url_prefix="/contracts")
+
+
+def _require_manager() -> None:
+    require("contract.manage")
+
+
+def _form(**kwargs: Any) -> ContractForm:
+    return ContractForm(lang=current_lang(), organizations=contracts.organization_choices(),
+                        fairs=stats.fair_choices(), **kwargs)
+
+
+def _refs() -> dict[str, Any]:
+    return {"refs": reference, "lang": current_lang(), "region_name": reference.region_name}
+
+
+@bp.get("/")
+@login_required
+def index():
+    flt = contracts.ContractFilter(year=request.args.get("year", type=int),
+                                   contract_type=request.args.get("type") or None,
+                                   q=request.args.get("q", ""), page=max(request.args.get("page", 1, type=int), 1))
+    rows, total = contracts.search(current_user, flt)
+    size = 20
+    page = {"number": flt.page, "pages": max((total + size - 1) // size, 1), "total": total}
+    return render_template("contracts/index.html", contracts=rows, page=page, flt=flt,
+                           can_manage=permissions.can(current_user, "contract.manage"), **_refs())
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create():
+    _require_manager()
+    form = _form()
+    if request.method == "GET" and request.args.get("deal_id", type=int):
+        form.fill(or_404(contracts.prefill_from_deal, request.args.get("deal_id", type=int)))
+    if form.validate_on_submit():
+        try:
+            contract = contracts.create(current_user, form.to_input())
+        except DomainError as exc:
+            show_error(form, exc, CONTRACT_ALIASES)
+        else:
+            flash(_("Contract recorded."), "success")
+            return redirect(url_for("contracts.view", contract_id=contract.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("contracts/form.html", form=form, contract=None, current=None, **_refs()), status
+
+
+def _load(contract_id: int) -> Any:
+    return or_404(contracts.get_for, current_user, contract_id)
+
+
+@bp.get("/<int:contract_id>")
+@login_required
+def view(contract_id: int):
+    contract = _load(contract_id)
+    history = audit.history("contracts", contract.id) if permissions.is_staff(current_user) else []
+    return render_template("contracts/view.html", contract=contract, history=history,
+                           can_manage=permissions.can(current_user, "contract.manage"), **_refs())
+
+
+@bp.route("/<int:contract_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(contract_id: int):
+    _require_manager()
+    contract = _load(contract_id)
+    form = _form()
+    current = None
+    if request.method == "GET":
+        form.fill(contracts.input_from(contract), version=contract.version)
+    elif form.validate_on_submit():
+        expected = int(form.version.data) if (form.version.data or "").isdigit() else None
+        try:
+            contracts.update(current_user, contract_id, form.to_input(), expected)
+        except Conflict as exc:
+            # Keep what the user typed; show the saved values beside it; the next save is deliberate.
+            form.form_errors.append(exc.message)
+            current = getattr(exc, "current", None) or contract
+            form.version.data = str(current.version)
+        except NotAllowed:
+            abort(403)
+        except DomainError as exc:
+            show_error(form, exc, CONTRACT_ALIASES)
+        else:
+            flash(_("Contract saved."), "success")
+            return redirect(url_for("contracts.view", contract_id=contract_id))
+    status = 200 if request.method == "GET" else (409 if current is not None else 400)
+    return render_template("contracts/form.html", form=form, contract=contract, current=current,
+                           **_refs()), status
+
+
+# --- import -----------------------------------------------------------------------------------
+
+@bp.route("/import", methods=["GET", "POST"])
+@login_required
+def import_upload():
+    _require_manager()
+    form = ImportForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            preview = contract_import.preview(current_user, upload.filename or "", upload.read())
+        except ValidationFailed as exc:
+            apply_errors(form, {"file": [m for ms in exc.errors.values() for m in ms]})
+        except DomainError as exc:
+            form.file.errors = [*form.file.errors, exc.message]
+        else:
+            return redirect(url_for("contracts.import_preview", job_id=preview.job_id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("contracts/import.html", form=form, headers=contract_import.template_headers()), status
+
+
+@bp.get("/import/template.csv")
+@login_required
+def import_template():
+    _require_manager()
+    return download(contract_import.template_csv(), "text/csv", "contracts-template.csv")
+
+
+@bp.get("/import/<int:job_id>")
+@login_required
+def import_preview(job_id: int):
+    _require_manager()
+    preview = or_404(contract_import.load_preview, current_user, job_id)
+    return render_template("contracts/import_preview.html", preview=preview, form=ConfirmImportForm(),
+                           header=contract_import.column_header, **_refs())
+
+
+@bp.post("/import/<int:job_id>/confirm")
+@login_required
+def import_confirm(job_id: int):
+    _require_manager()
+    form = ConfirmImportForm()
+    try:
+        saved = contract_import.confirm(current_user, job_id, bool(form.valid_only.data))
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("contracts.import_preview", job_id=job_id))
+    flash(_("%(n)s contracts imported.", n=saved), "success")
+    return redirect(url_for("contracts.index"))

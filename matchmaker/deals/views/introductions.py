@@ -1,0 +1,125 @@
+"""Introductions: request one from a listing or a match, answer it as the owner, follow its state."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from matchmaker.core.errors import DomainError, NotAllowed, NotFound, ValidationFailed
+from matchmaker.core.form_fields import apply_errors
+from matchmaker.core.web import act, flash_errors, local_url, or_404
+from matchmaker.deals import introductions
+from matchmaker.deals.forms import AnswerForm, DeclineForm, IntroductionRequestForm
+from models import Role
+
+bp = Blueprint("introductions", __name__, url_prefix="/introductions")
+
+
+@bp.app_context_processor
+def _listing_helpers() -> dict[str, Any]:
+    """What templates/introductions/_listing_actions.html needs on any listing page."""
+
+    def introduction_state(listing: Any) -> dict[str, Any]:
+        return introductions.listing_state(current_user, listing)
+
+    def introduction_form(listing: Any, kind: str, origin: str = "search",
+                          counterpart_listing_id: int | None = None) -> IntroductionRequestForm:
+        form = IntroductionRequestForm(formdata=None, kind=kind, listing_id=listing.id, origin=origin,
+                                       counterpart_listing_id=counterpart_listing_id or "", next=request.full_path)
+        form.counterpart_org_id.choices = [("", "—")]
+        if current_user.is_authenticated and (current_user.role == Role.BROKER or current_user.is_staff):
+            form.counterpart_org_id.choices += [(oid, name) for oid, name in introductions.organizations_for_broker()
+                                                if oid != listing.organization_id]
+        return form
+
+    return {"introduction_state": introduction_state, "introduction_form": introduction_form,
+            "introduction_status_labels": introductions.STATUS_LABELS,
+            "decline_reason_labels": introductions.DECLINE_REASON_LABELS}
+
+
+@bp.get("/")
+@login_required
+def index():
+    return render_template("introductions/index.html", sent=introductions.sent(current_user),
+                           received=introductions.received(current_user))
+
+
+@bp.post("/request")
+@login_required
+def request_introduction():
+    form = IntroductionRequestForm()
+    form.counterpart_org_id.choices = [("", "—")]
+    back = local_url(form.next.data, url_for("introductions.index"))
+    if not form.validate():
+        for field in (form.message, form.counterpart_org_id):
+            for message in field.errors:
+                flash(f"{field.label.text}: {message}", "error")
+        return redirect(back)
+    try:
+        data = introductions.RequestInput(
+            kind=form.kind.data or "", listing_id=int(form.listing_id.data or 0), message=form.message.data or "",
+            origin=form.origin.data or "search", counterpart_org_id=form.counterpart_org_id.data,
+            counterpart_listing_id=int(form.counterpart_listing_id.data) if (form.counterpart_listing_id.data or "")
+            .isdigit() else None)
+        introductions.request(current_user, data)
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        flash_errors(exc)
+        return redirect(back)
+    flash(_("Your request was sent. The owner has been notified."), "success")
+    return redirect(back)
+
+
+def _load(intro_id: int) -> Any:
+    return or_404(introductions.get_for, current_user, intro_id)
+
+
+@bp.get("/<int:intro_id>")
+@login_required
+def view(intro_id: int):
+    intro = _load(intro_id)
+    return render_template("introductions/view.html", intro=intro, accept_form=AnswerForm(),
+                           decline_form=DeclineForm(), can_answer=introductions.can_answer(current_user, intro))
+
+
+@bp.post("/<int:intro_id>/accept")
+@login_required
+def accept(intro_id: int):
+    _load(intro_id)
+    form = AnswerForm()
+    act(introductions.accept, current_user, intro_id, form.note.data or "",
+        success=_("Accepted. The requester can now see the details and your contact."))
+    return redirect(url_for("introductions.view", intro_id=intro_id))
+
+
+@bp.post("/<int:intro_id>/decline")
+@login_required
+def decline(intro_id: int):
+    intro = _load(intro_id)
+    form = DeclineForm()
+    if form.validate():
+        try:
+            introductions.decline(current_user, intro_id, form.reason.data, form.note.data or "")
+        except NotAllowed:
+            abort(403)
+        except ValidationFailed as exc:
+            apply_errors(form, exc.errors)
+        except DomainError as exc:
+            flash(exc.message, "error")
+            return redirect(url_for("introductions.view", intro_id=intro_id))
+        else:
+            flash(_("Declined. The requester sees your reason."), "success")
+            return redirect(url_for("introductions.view", intro_id=intro_id))
+    return render_template("introductions/view.html", intro=intro, accept_form=AnswerForm(formdata=None),
+                           decline_form=form, can_answer=introductions.can_answer(current_user, intro)), 400
+
+
+@bp.post("/<int:intro_id>/withdraw")
+@login_required
+def withdraw(intro_id: int):
+    _load(intro_id)
+    act(introductions.withdraw, current_user, intro_id, success=_("Your request was withdrawn."))
+    return redirect(url_for("introductions.view", intro_id=intro_id))

@@ -1,0 +1,63 @@
+"""Matching commands: `index rebuild|status`, `embed-pending`, and the offline `eval`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from matchmaker.core.cli import echo_json
+
+
+@click.group("index")
+def index_group() -> None:
+    """The vector indexes of research results and technical needs."""
+
+
+@index_group.command("rebuild")
+@click.option("--side", type=click.Choice(["result", "need", "all"]), default="all")
+@with_appcontext
+def index_rebuild(side: str) -> None:
+    """Rebuild the index from stored vectors and announce it to every process."""
+    from matchmaker.matching import admin
+
+    echo_json(admin.rebuild_indexes(None if side == "all" else side))
+
+
+@index_group.command("status")
+@with_appcontext
+def index_status() -> None:
+    """Generation, size and snapshot of each index, and the outbox backlog."""
+    from matchmaker.matching import admin
+
+    echo_json(admin.status())
+
+
+@click.command("embed-pending")
+@click.option("--reconcile/--no-reconcile", default=True, help="Also queue listings missing from the index.")
+@with_appcontext
+def embed_pending(reconcile: bool) -> None:
+    """Embed and index every pending listing change now (what the workers do in the background)."""
+    from matchmaker.matching import outbox
+
+    echo_json(outbox.reconcile() if reconcile else outbox.process_outbox())
+
+
+@click.command("eval")
+@click.option("--results", "results_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--needs", "needs_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--qrels", "qrels_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--k", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True)
+@with_appcontext
+def evaluate(results_path: Path, needs_path: Path, qrels_path: Path, k: int, mode: str) -> None:
+    """Rank the results for each need with the site's ranking code; print recall, MRR and nDCG as JSON."""
+    from matchmaker.matching import evaluation
+
+    try:
+        echo_json(evaluation.run(results_path, needs_path, qrels_path, k=k, mode=mode))
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+
+
+commands = [index_group, embed_pending, evaluate]

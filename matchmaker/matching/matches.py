@@ -1,0 +1,408 @@
+"""Matching both ways: for a need its research results, for a result its needs, and free-text search.
+
+Hybrid ranking (dense + BM25 + structured compatibility, weights in MATCH_WEIGHTS) over published,
+unexpired listings, with reasons in the viewer's language. Confidential listings are matched on their
+public teaser only and shown as teasers.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+from markupsafe import Markup, escape
+
+from matchmaker.core import permissions
+from matchmaker.core.errors import ValidationFailed
+from matchmaker.engine import ranking, reasons
+from matchmaker.engine.index import VectorIndex
+from matchmaker.engine.lexical import BM25Index
+from matchmaker.listings import lifecycle
+from matchmaker.listings.search import match_terms, published_filter, searchable_text
+from matchmaker.matching import embedding, index
+from matchmaker.reference import REGIONS, default_trl
+from models import Notification, Session, User, listing_model
+
+log = logging.getLogger(__name__)
+
+OTHER_SIDE = {"need": "result", "result": "need"}
+POOL = 100  # candidates taken from each of the dense and the lexical index before re-ranking
+MAX_QUERY_CHARS = 2000
+WAN_FEN = 1_000_000
+
+
+# --- filters -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Optional hard filters; empty values mean "any"."""
+
+    granted_only: bool = False
+    min_trl: int | None = None
+    within_budget: bool = False  # listing pages: the need's budget covers the result's price
+    budget_fen: int | None = None  # free-text search: asking price at most this (面议 is left out)
+    region: str = ""
+
+    def as_args(self) -> dict[str, str]:
+        args = {"granted_only": "1" if self.granted_only else "", "min_trl": str(self.min_trl or ""),
+                "within_budget": "1" if self.within_budget else "",
+                "budget": _trim(Decimal(self.budget_fen) / WAN_FEN) if self.budget_fen is not None else "",
+                "region": self.region}
+        return {k: v for k, v in args.items() if v}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.as_args())
+
+    def engine_filters(self) -> ranking.HardFilters:
+        return ranking.HardFilters(granted_patent_only=self.granted_only, min_trl=self.min_trl,
+                                   within_budget=self.within_budget,
+                                   region_prefix=region_prefix(self.region) if self.region else None)
+
+    def admits(self, doc: ranking.ListingDoc) -> bool:
+        """The filter the engine cannot apply to free text: a typed budget against the asking price."""
+        if self.budget_fen is None or doc.kind != "result":
+            return True
+        return doc.price_fen is not None and doc.price_fen <= self.budget_fen
+
+
+def _trim(amount: Decimal) -> str:
+    text = f"{amount:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def region_prefix(code: str) -> str:
+    """ "350000" -> "35", "350500" -> "3505": a province or city covers every code below it."""
+    if code.endswith("0000"):
+        return code[:2]
+    return code[:4] if code.endswith("00") else code
+
+
+def _flag(args: Any, name: str) -> bool:
+    return (args.get(name) or "") in ("1", "on", "true", "y")
+
+
+def parse_filters(args: Any) -> SearchFilters:
+    """Filters from query arguments; unknown or malformed values are ignored, never an error."""
+    trl_text = (args.get("min_trl") or "").strip()
+    min_trl = int(trl_text) if trl_text.isdigit() and 1 <= int(trl_text) <= 9 else None
+    budget_fen = None
+    try:
+        amount = Decimal((args.get("budget") or "").strip())
+        if amount.is_finite() and 0 <= amount <= Decimal(10) ** 9:
+            budget_fen = int(amount * WAN_FEN)
+    except (InvalidOperation, ValueError):
+        pass
+    region = (args.get("region") or "").strip()
+    return SearchFilters(_flag(args, "granted_only"), min_trl, _flag(args, "within_budget"), budget_fen,
+                         region if region in REGIONS else "")
+
+
+# --- what the pages show ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CheckItem:
+    label: str
+    status: str  # "pass", "fail" or "unknown"
+
+
+@dataclass(frozen=True)
+class MatchItem:
+    """One suggested listing as the viewer may see it, with its score and the reasons for it."""
+
+    kind: str
+    listing: Any  # listings.ListingView
+    score: float
+    parts: dict[str, float]
+    checks: list[CheckItem]
+    terms: list[str]
+    snippet: Markup
+    query_snippet: Markup
+    strong: bool
+    feedback: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def percent(self) -> int:
+        return max(0, min(100, round(self.score * 100)))
+
+
+# --- the searchable corpus of one side ---------------------------------------------------------------
+
+@dataclass
+class Corpus:
+    """What ranking searches: a vector index, a BM25 index and a loader of searchable listings by id.
+
+    The site builds it from the database; the evaluation command builds one from files, and both
+    rank through rank_corpus().
+    """
+
+    vectors: VectorIndex
+    lexical: BM25Index
+    load: Callable[[list[int]], dict[int, ranking.ListingDoc]]
+
+
+_lexical: dict[tuple[str, str], tuple[str | None, BM25Index]] = {}
+_lexical_lock = threading.Lock()
+
+
+def lexical_tokens(title: str | None, keywords: Any, summary: str | None, description: str | None) -> list[str]:
+    """The BM25 tokens of a listing: the same as keyword search stores (title counted twice)."""
+    shape = SimpleNamespace(title=title, keywords=keywords or [], summary=summary, description=description,
+                            application_areas=None, confidential=False)
+    return searchable_text(shape).split()
+
+
+def _lexical_index(side: str) -> BM25Index:
+    """BM25 over the stored search tokens of the side's searchable listings, rebuilt with each generation."""
+    state = index.state_for(side, embedding.get_embedder().info.name)
+    path = state.path if state else None
+    key = (str(index.index_dir()), side)
+    with _lexical_lock:
+        cached = _lexical.get(key)
+        if cached is None or cached[0] != path:
+            model = listing_model(side)
+            rows = Session.execute(sa.select(model.id, model.search_text).where(published_filter(model))).all()
+            cached = (path, BM25Index({row.id: (row.search_text or "").split() for row in rows}))
+            _lexical[key] = cached
+        return cached[1]
+
+
+def site_corpus(side: str) -> Corpus:
+    model = listing_model(side)
+
+    def load(ids: list[int]) -> dict[int, ranking.ListingDoc]:
+        if not ids:
+            return {}
+        rows = Session.scalars(sa.select(model).where(model.id.in_(ids), published_filter(model)))
+        return {row.id: to_doc(row) for row in rows}
+
+    return Corpus(index.reader_index(side), _lexical_index(side), load)
+
+
+# --- query vectors -------------------------------------------------------------------------------
+
+_query_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_QUERY_CACHE_SIZE = 512
+
+
+def query_vector(text: str) -> np.ndarray:
+    """The text embedded as a query (e5's "query: " side), cached per process by content hash."""
+    embedder = embedding.get_embedder()
+    key = (embedder.info.name, embedding.content_hash(text))
+    vector = _query_cache.get(key)
+    if vector is None:
+        vector = embedder.embed_queries([text])[0]
+        _query_cache[key] = vector
+        if len(_query_cache) > _QUERY_CACHE_SIZE:
+            _query_cache.popitem(last=False)
+    return vector
+
+
+# --- ranking ----------------------------------------------------------------------------------------
+
+def weights(mode: str = "hybrid") -> ranking.Weights:
+    """MATCH_WEIGHTS from the configuration; "dense" and "lexical" modes keep only that signal."""
+    configured = {k: float(v) for k, v in (current_app.config.get("MATCH_WEIGHTS") or {}).items()}
+    if mode in ("dense", "lexical"):
+        configured = {name: (1.0 if name == mode else 0.0) for name in configured}
+    return ranking.Weights(**configured)
+
+
+def to_doc(listing: Any, text: str | None = None) -> ranking.ListingDoc:
+    """The engine's view of a listing: its public body text and its structured fields."""
+    body = text if text is not None else embedding.listing_text(
+        None, None, listing.summary, None if listing.confidential else listing.description)
+    if listing.kind == "result":
+        extra: dict[str, Any] = {"trl": listing.trl or default_trl(listing.maturity), "price_fen": listing.price_fen,
+                                 "ip_status": listing.ip_status}
+    else:
+        extra = {"trl": listing.min_trl or default_trl(listing.min_maturity),
+                 "budget_min_fen": listing.budget_min_fen, "budget_max_fen": listing.budget_max_fen}
+    return ranking.ListingDoc(
+        id=listing.id, kind=listing.kind, title=listing.title or "", text=body,
+        keywords=tuple(listing.keywords or ()), industry_section=listing.industry_section,
+        industry_division=listing.industry_division, tech_field=listing.tech_field,
+        transfer_modes=frozenset(listing.transfer_modes or ()), region=listing.region, **extra)
+
+
+def rank_corpus(corpus: Corpus, query: ranking.ListingDoc | str, qvec: np.ndarray, qtokens: list[str], k: int,
+                filters: SearchFilters | None = None, mode: str = "hybrid",
+                exclude: set[int] | None = None) -> list[ranking.Match]:
+    """Top-k of the corpus for the query: dense and lexical candidates, re-ranked by the engine.
+
+    A listing query is scored with structured checks; a free-text query with dense and BM25 only.
+    """
+    dense = dict(corpus.vectors.search(qvec, POOL)) if mode != "lexical" else {}
+    lexical = dict(corpus.lexical.top(qtokens, POOL)) if mode != "dense" else {}
+    ids = sorted((set(dense) | set(lexical)) - (exclude or set()))
+    docs = corpus.load(ids)
+    if filters is not None:
+        docs = {i: doc for i, doc in docs.items() if filters.admits(doc)}
+    if mode != "lexical":
+        dense.update(corpus.vectors.similarity(qvec, [i for i in docs if i not in dense]))
+    if mode != "dense":
+        lexical.update(corpus.lexical.scores(qtokens, [i for i in docs if i not in lexical]))
+    ranker = ranking.HybridRanker(weights(mode), idf=corpus.lexical.idf)
+    hard = filters.engine_filters() if filters else ranking.HardFilters()
+    return ranker.rank(query, list(docs.values()), dense, lexical, k, hard)
+
+
+def rank(side: str, query: ranking.ListingDoc | str, text: str, k: int, filters: SearchFilters | None = None,
+         exclude: set[int] | None = None) -> list[ranking.Match]:
+    """Top-k searchable listings of `side` for a query text (the site's live indexes)."""
+    return rank_corpus(site_corpus(side), query, query_vector(text), match_terms(text), k, filters, exclude=exclude)
+
+
+# --- public API -----------------------------------------------------------------------------------
+
+def matches_for_listing(listing: Any, viewer: Any, k: int = 10, filters: SearchFilters | None = None
+                        ) -> list[MatchItem]:
+    """For a need, its best research results; for a result, its best needs."""
+    side = OTHER_SIDE[listing.kind]
+    text = _visible_text(listing, viewer)
+    if not text:
+        return []
+    query = to_doc(listing, text=None if not _sees_details(listing, viewer) else embedding.listing_text(
+        None, None, listing.summary, listing.description))
+    found = rank(side, query, text, k, filters)
+    return _present(side, found, query.full_text, viewer)
+
+
+def search(viewer: Any, text: str, side: str = "result", filters: SearchFilters | None = None,
+           k: int = 20) -> list[MatchItem]:
+    """Free-text search (Chinese or English) over one side."""
+    if side not in OTHER_SIDE:
+        raise ValidationFailed({"side": [_("Choose research results or technical needs.")]})
+    cleaned = embedding.listing_text((text or "")[:MAX_QUERY_CHARS])
+    if not cleaned:
+        raise ValidationFailed({"q": [_("Type a few words describing the problem or the technology.")]})
+    found = rank(side, cleaned, cleaned, k, filters)
+    return _present(side, found, cleaned, viewer)
+
+
+def _sees_details(listing: Any, viewer: Any) -> bool:
+    return not listing.confidential or permissions.can_view_details(viewer, listing)
+
+
+def _visible_text(listing: Any, viewer: Any) -> str:
+    # A viewer who may not see a confidential listing's description must not get matches computed
+    # from it either: the suggestions would hint at what it says.
+    if _sees_details(listing, viewer):
+        return embedding.listing_text(listing.title, listing.keywords, listing.summary, listing.description)
+    return embedding.text_of(listing)
+
+
+def _present(side: str, found: list[ranking.Match], query_text: str, viewer: Any) -> list[MatchItem]:
+    if not found:
+        return []
+    model = listing_model(side)
+    rows = {row.id: row for row in Session.scalars(sa.select(model).where(model.id.in_([m.id for m in found])))}
+    strong = float(current_app.config.get("STRONG_MATCH_SCORE", 0.75))
+    items = []
+    for match in found:
+        row = rows.get(match.id)
+        if row is None:
+            continue
+        shown = lifecycle.view_for(row, viewer)
+        terms = list(match.shared_terms)
+        items.append(MatchItem(
+            kind=side, listing=shown, score=float(match.score),
+            parts={"dense": match.dense, "lexical": match.lexical, "structured": match.structured},
+            checks=[_check_item(check) for check in match.checks], terms=terms,
+            snippet=marked(_snippet_source(shown), terms), query_snippet=marked(query_text, terms),
+            strong=match.strength >= strong))
+    return items
+
+
+def marked(text: str, terms: list[str], limit: int = 400) -> Markup:
+    """The text (cut to `limit` characters), escaped, with the shared terms in <mark>."""
+    text = text if len(text) <= limit else text[:limit].rstrip() + "…"
+    return Markup("").join(Markup("<mark>%s</mark>") % piece if hit else escape(piece)
+                           for piece, hit in reasons.highlight(text, terms))
+
+
+def _snippet_source(shown: Any) -> str:
+    return (shown.summary or "") if shown.locked else (shown.summary or shown.description or "")
+
+
+CHECK_LABELS = {
+    "industry": (lambda: _("Same industry"), lambda: _("Different industry"), lambda: _("Industry not stated")),
+    "maturity": (lambda: _("Maturity meets what the need asks"), lambda: _("Maturity below what the need asks"),
+                 lambda: _("Maturity not stated")),
+    "price_budget": (lambda: _("Budget covers the price"), lambda: _("Price above the budget"),
+                     lambda: _("Price or budget not stated")),
+    "transfer_modes": (lambda: _("A transfer mode both accept"), lambda: _("No transfer mode in common"),
+                       lambda: _("Transfer modes not stated")),
+    "region": (lambda: _("Same province"), lambda: _("Different province"), lambda: _("Region not stated")),
+}
+
+
+def _check_item(check: ranking.Check) -> CheckItem:
+    labels = CHECK_LABELS.get(check.code)
+    position = {ranking.PASS: 0, ranking.FAIL: 1}.get(check.status, 2)
+    if labels is None:
+        return CheckItem(check.code, check.status)
+    label = labels[position]()
+    if check.code == "industry" and check.status == ranking.PASS and check.detail.get("level") == "section":
+        label = _("Same industry section")
+    return CheckItem(label, check.status)
+
+
+# --- notifications -------------------------------------------------------------------------------
+
+def notify_new_matches(kind: str, listing_ids: list[int]) -> int:
+    """Tell owners on both sides about strong matches a freshly indexed listing made; each pair once."""
+    strong = float(current_app.config.get("STRONG_MATCH_SCORE", 0.75))
+    model = listing_model(kind)
+    created = 0
+    for listing in Session.scalars(sa.select(model).where(model.id.in_(list(listing_ids)), published_filter(model))):
+        text = embedding.text_of(listing)
+        if not text:
+            continue
+        for match in rank(OTHER_SIDE[kind], to_doc(listing), text, 5):
+            # The rank score is relative to the other candidates; strength is not, and is not
+            # in rank order, so every top candidate is checked.
+            if match.strength < strong:
+                continue
+            other = Session.get(listing_model(OTHER_SIDE[kind]), match.id)
+            if other is not None:
+                created += _notify_pair(listing, other, match.strength)
+    Session.commit()
+    return created
+
+
+def _notify_pair(first: Any, second: Any, score: float) -> int:
+    need, result = (first, second) if first.kind == "need" else (second, first)
+    created = 0
+    for own, other in ((need, result), (result, need)):
+        for user_id in _owner_ids(own):
+            key = f"match:need:{need.id}:result:{result.id}:u{user_id}"
+            if Session.scalar(sa.select(Notification.id).where(Notification.dedupe_key == key)) is not None:
+                continue
+            Session.add(Notification(
+                user_id=user_id, kind="match.new", dedupe_key=key, link=f"/{own.kind}/{own.id}",
+                params={"title": own.title, "other_title": other.title, "other_kind": other.kind,
+                        "other_id": other.id, "score": round(score, 3)}))
+            created += 1
+    return created
+
+
+def _owner_ids(listing: Any) -> list[int]:
+    if listing.owner_id is not None:
+        owner = Session.get(User, listing.owner_id)
+        if owner is not None and owner.active:
+            return [owner.id]
+    role = permissions.OWNER_ROLE[listing.kind]
+    return list(Session.scalars(sa.select(User.id).where(
+        User.organization_id == listing.organization_id, User.role == role, User.active.is_(True))))
+
+

@@ -1,0 +1,129 @@
+"""Matching pages: free-text search, the matches shown on a listing's page, broker feedback and its export."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from matchmaker.core import permissions
+from matchmaker.core.errors import DomainError, NotAllowed, NotFound, ValidationFailed
+from matchmaker.core.i18n import current_lang
+from matchmaker.listings import lifecycle
+from matchmaker.matching import feedback as match_feedback
+from matchmaker.matching import matches
+from matchmaker.reference import REGIONS, TRL_LEVELS
+from models import ListingStatus
+
+bp = Blueprint("matching", __name__)
+log = logging.getLogger(__name__)
+
+MATCHES_SHOWN = 10
+
+
+def _safe_next(target: str | None, fallback: str) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return fallback
+
+
+def _matches_for(listing: Any) -> dict[str, Any]:
+    """Matches for the listing page, computed at most once per request."""
+    cache = request.environ.setdefault("matchmaker.matching_cache", {})
+    key = (listing.kind, listing.id)
+    if key not in cache:
+        filters = matches.parse_filters(request.args)
+        items: list[matches.MatchItem] = []
+        error = None
+        if listing.status == ListingStatus.PUBLISHED:
+            try:
+                items = matches.matches_for_listing(listing, current_user, MATCHES_SHOWN, filters)
+            except Exception:  # matching is an extra on the page: never let it take the listing down
+                log.exception("matches for %s %s failed", listing.kind, listing.id)
+                error = _("Matches cannot be shown right now. Try again in a minute.")
+        cache[key] = {"items": items, "filters": filters, "error": error,
+                      "side": matches.OTHER_SIDE[listing.kind]}
+    return cache[key]
+
+
+def _choices() -> dict[str, Any]:
+    lang = current_lang()
+    provinces = [(code, label) for code, label in REGIONS.choices(lang) if code.endswith("0000")]
+    return {"region_choices": provinces, "trl_choices": TRL_LEVELS.choices(lang),
+            "verdict_labels": match_feedback.VERDICT_LABELS, "reason_labels": match_feedback.REASON_LABELS}
+
+
+@bp.app_context_processor
+def _listing_matches_helpers() -> dict[str, Any]:
+    return {"listing_matches": _matches_for, "matching_choices": _choices}
+
+
+@bp.get("/search")
+def search():
+    text = (request.args.get("q") or "").strip()
+    side = request.args.get("side") if request.args.get("side") in matches.OTHER_SIDE else "result"
+    filters = matches.parse_filters(request.args)
+    items: list[matches.MatchItem] = []
+    error = None
+    if text:
+        try:
+            items = matches.search(current_user, text, side, filters)
+        except ValidationFailed as failure:
+            error = failure.message
+    return render_template("matching/search.html", q=text, side=side, filters=filters, items=items,
+                           error=error, **_choices())
+
+
+@bp.get("/matches/<any(result,need):kind>/<int:listing_id>")
+def listing_matches(kind: str, listing_id: int):
+    """The matches block alone, so a listing page can refresh it as new listings arrive."""
+    try:
+        listing = lifecycle.get_visible(current_user, kind, listing_id)
+    except NotFound:
+        abort(404)
+    return render_template("matching/_listing_matches.html", listing=listing, kind=kind, fragment=True)
+
+
+@bp.post("/matches/feedback")
+@login_required
+def feedback():
+    if not permissions.can(current_user, "match.feedback"):
+        abort(403)
+    back = _safe_next(request.form.get("next"), url_for("matching.search"))
+    try:
+        data = match_feedback.FeedbackInput(
+            need_id=int(request.form.get("need_id", "0")), result_id=int(request.form.get("result_id", "0")),
+            verdict=request.form.get("verdict", ""), reason=request.form.get("reason", ""),
+            note=request.form.get("note", ""), score=_float(request.form.get("score")))
+    except ValueError:
+        abort(400)
+    try:
+        match_feedback.record(current_user, data)
+        flash(_("Thank you: your judgment of this match was saved."), "success")
+    except NotAllowed:
+        abort(403)
+    except NotFound:
+        abort(404)
+    except DomainError as error:
+        flash(error.message, "error")
+    return redirect(back)
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+@bp.get("/matches/feedback/export.<any(csv,jsonl):fmt>")
+@login_required
+def export_feedback(fmt: str):
+    try:
+        body, mimetype = match_feedback.export(current_user, fmt)
+    except NotAllowed:
+        abort(403)
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f"attachment; filename=match-feedback.{fmt}"})

@@ -1,1 +1,0 @@
-"""Business rules. Services import models and the engine; views and tasks import services."""
