@@ -50,13 +50,22 @@ def detail_access_checks(app: Flask | None = None) -> list[Callable[[Any, Any], 
     return list((app or current_app).extensions.get(_DETAIL_CHECKS, ()))
 
 
+# What anyone, signed in or not, may open: a closed listing stays readable as a teaser.
+PUBLIC_STATUSES = (ListingStatus.PUBLISHED, ListingStatus.CLOSED)
+
+
+def signed_in(user: Any) -> bool:
+    """An authenticated, active account; a deactivated one counts as anonymous everywhere."""
+    return bool(user is not None and getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
+
+
 def is_staff(user: Any) -> bool:
-    return bool(user is not None and getattr(user, "is_authenticated", False) and user.role in STAFF_ROLES)
+    return signed_in(user) and user.role in STAFF_ROLES
 
 
 def can(user: Any, action: str, obj: Any = None) -> bool:
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
-        return action == "listing.view"
+    if not signed_in(user):
+        return action == "listing.view" and obj is not None and obj.status in PUBLIC_STATUSES
     if action in ROLE_ACTIONS:
         return user.role in ROLE_ACTIONS[action]
     if action == "listing.view":
@@ -74,7 +83,7 @@ def require(user: Any, action: str, message: str, obj: Any = None) -> None:
 
 def owns(user: Any, listing: Any) -> bool:
     """Members of the owning organization in the owning role manage the listing."""
-    if user is None or not getattr(user, "is_authenticated", False) or listing is None:
+    if not signed_in(user) or listing is None:
         return False
     return (
         user.organization_id is not None
@@ -84,13 +93,12 @@ def owns(user: Any, listing: Any) -> bool:
 
 
 def same_org(user: Any, listing: Any) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and user.organization_id
-                and user.organization_id == listing.organization_id)
+    return bool(signed_in(user) and user.organization_id and user.organization_id == listing.organization_id)
 
 
 def can_view_listing(user: Any, listing: Any) -> bool:
     """Published listings are public (as a teaser when confidential); others only to owner org and staff."""
-    if listing.status in (ListingStatus.PUBLISHED, ListingStatus.CLOSED):
+    if listing.status in PUBLIC_STATUSES:
         return True
     return is_staff(user) or same_org(user, listing)
 
@@ -102,6 +110,6 @@ def can_view_details(user: Any, listing: Any) -> bool:
         return can_view_listing(user, listing)
     if is_staff(user) or same_org(user, listing):
         return True
-    if user is None or not getattr(user, "is_authenticated", False):
+    if not signed_in(user):
         return False
     return any(check(user, listing) for check in detail_access_checks())

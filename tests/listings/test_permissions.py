@@ -116,3 +116,30 @@ def test_require_raises_not_allowed_with_the_message_unless_the_user_can(make):
         permissions.require(make.user(Role.RESEARCHER), "listing.edit", "Not yours.", listing)
     owner = make.user(Role.RESEARCHER, organization=listing.organization)
     assert permissions.require(owner, "listing.edit", "Not yours.", listing) is None
+
+
+UNPUBLISHED = (ListingStatus.DRAFT, ListingStatus.PENDING, ListingStatus.REJECTED, ListingStatus.EXPIRED)
+
+
+@pytest.mark.parametrize("status", UNPUBLISHED)
+@pytest.mark.parametrize("kind", ["result", "need"])
+def test_anonymous_visitors_never_read_an_unpublished_listing(client, make, kind, status):
+    factory = make.result if kind == "result" else make.need
+    listing = factory(status=status, title="未公开的秘密标题", description="只有本单位能看的详细描述")
+    for path in (f"/{kind}/{listing.id}", f"/matches/{kind}/{listing.id}"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "未公开的秘密标题" not in response.get_data(as_text=True)
+        assert "只有本单位能看的详细描述" not in response.get_data(as_text=True)
+
+
+def test_a_deactivated_member_is_an_outsider_to_drafts_and_confidential_details(client, make, login):
+    draft = make.result(status=ListingStatus.DRAFT, title="草稿标题")
+    secret = make.result(confidential=True, description="保密的详细描述", organization=draft.organization)
+    member = make.user(Role.RESEARCHER, organization=draft.organization)
+    assert permissions.can_view_details(member, secret)
+    member.active = False
+    Session.commit()
+    assert not permissions.can(member, "listing.view", draft)
+    assert not permissions.can_view_details(member, secret)
+    assert permissions.can(member, "listing.view", secret)  # published: the teaser stays public
