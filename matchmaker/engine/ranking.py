@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from matchmaker.engine.calibration import Calibration
 from matchmaker.engine.index import VectorIndex
 from matchmaker.engine.lexical import BM25Index
 from matchmaker.engine.reasons import shared_terms
@@ -104,9 +105,12 @@ class Match:
     structured: float  # 0 for free-text queries
     checks: tuple[Check, ...]
     shared_terms: tuple[str, ...]
-    # The same mix with the raw cosine instead of the rescaled one: the best candidate of a poor
-    # query scores low here, so thresholds such as "strong match" compare this, not `score`.
+    # The same mix with the raw cosine instead of the rescaled one (kept for the feedback export).
     strength: float = 0.0
+    # Calibrated probability that a broker would call this suggestion relevant; comparable across
+    # queries, so it is what the site shows as a percentage and what "strong" thresholds compare.
+    relevance: float = 0.0
+    strong: bool = False
 
 
 # -- compatibility checks on a (result, need) pair ---------------------------------------------
@@ -211,6 +215,16 @@ class _Scale:
         return raw / self.top_lexical if self.top_lexical > 0 else 0.0
 
 
+def _industry_credit(checks: Sequence[Check]) -> float:
+    """1 same division, 0.5 same section, 0.25 unknown, 0 different (0.25 for free text)."""
+    for check in checks:
+        if check.code == "industry":
+            if check.status == PASS:
+                return 1.0 if check.detail.get("level") == "division" else 0.5
+            return 0.0 if check.status == FAIL else 0.25
+    return 0.25
+
+
 def _clipped(scores: Mapping[int, float], candidate_id: int) -> float:
     return float(np.clip(scores.get(candidate_id, 0.0), 0.0, 1.0))
 
@@ -219,10 +233,11 @@ class HybridRanker:
     """Mixes per-query-rescaled dense cosine and BM25 with structured compatibility."""
 
     def __init__(self, weights: Weights = Weights(), idf: Mapping[str, float] | None = None,
-                 shared_terms_limit: int = 8) -> None:
+                 shared_terms_limit: int = 8, calibration: Calibration | None = None) -> None:
         self.weights = weights
         self.idf = idf
         self.shared_terms_limit = shared_terms_limit
+        self.calibration = calibration
 
     def structured_score(self, checks: Sequence[Check]) -> float:
         credit = {PASS: 1.0, FAIL: 0.0, UNKNOWN: self.weights.unknown_credit}
@@ -239,20 +254,25 @@ class HybridRanker:
 
     def rank(self, query: ListingDoc | str, candidates: Sequence[ListingDoc],
              dense_scores: Mapping[int, float], lexical_scores: Mapping[int, float],
-             k: int = 10, filters: HardFilters | None = None) -> list[Match]:
-        """Best k candidates, best first (ties by id). Missing scores count as 0."""
+             k: int = 10, filters: HardFilters | None = None,
+             signals: Mapping[str, Mapping[int, float]] | None = None) -> list[Match]:
+        """Best k candidates, best first (ties by id). Missing scores count as 0.
+
+        ``signals`` are further per-candidate features (e.g. "coverage", "dense_title") that the
+        calibration may use; the rank score does not.
+        """
         filters = filters or HardFilters()
         kept = [c for c in candidates if _passes_filters(query, c, filters)]
         dense = [_clipped(dense_scores, c.id) for c in kept]
         scale = _Scale(min(dense, default=0.0), max(dense, default=0.0),
                        max((lexical_scores.get(c.id, 0.0) for c in kept), default=0.0))
-        scored = [self._score(query, c, dense_scores, lexical_scores, scale) for c in kept]
+        scored = [self._score(query, c, dense_scores, lexical_scores, scale, signals or {}) for c in kept]
         scored.sort(key=lambda item: (-item[0].score, item[0].id))
         return [self._with_terms(query, match, candidate) for match, candidate in scored[:k]]
 
     def _score(self, query: ListingDoc | str, candidate: ListingDoc,
                dense_scores: Mapping[int, float], lexical_scores: Mapping[int, float],
-               scale: _Scale) -> tuple[Match, ListingDoc]:
+               scale: _Scale, signals: Mapping[str, Mapping[int, float]]) -> tuple[Match, ListingDoc]:
         dense = _clipped(dense_scores, candidate.id)
         lexical = scale.lexical(lexical_scores.get(candidate.id, 0.0))
         if isinstance(query, ListingDoc):
@@ -262,7 +282,14 @@ class HybridRanker:
             checks, structured = (), None
         score = self._mix(scale.dense(dense), lexical, structured)
         strength = self._mix(dense, lexical, structured)
-        match = Match(candidate.id, score, dense, lexical, structured or 0.0, checks, (), strength)
+        relevance, strong = 0.0, False
+        if self.calibration is not None:
+            features = {"dense": dense, "dense_rel": scale.dense(dense), "lexical": lexical,
+                        "structured": structured or 0.0, "industry": _industry_credit(checks),
+                        **{name: float(values.get(candidate.id, 0.0)) for name, values in signals.items()}}
+            relevance = self.calibration.estimate(features)
+            strong = relevance >= self.calibration.strong_at
+        match = Match(candidate.id, score, dense, lexical, structured or 0.0, checks, (), strength, relevance, strong)
         return match, candidate
 
     def _mix(self, dense: float, lexical: float, structured: float | None) -> float:

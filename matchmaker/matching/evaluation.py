@@ -94,21 +94,53 @@ def embed_cached(texts: list[str], role: str) -> np.ndarray:
 
 
 def metrics_at_k(ranked: dict[str, list[str]], qrels: dict[str, dict[str, int]], k: int) -> dict[str, float]:
-    """recall@k, MRR@k and nDCG@k averaged over the queries that have at least one relevant item."""
-    recall = mrr = ndcg = 0.0
+    """recall@k, MRR@k, nDCG@k (gain 2^grade - 1) and P@k averaged over the queries that have at least
+    one relevant item; `unjudged@k` counts top-k documents nobody judged (they count as not relevant),
+    over every ranked query, and `no_relevant` the judged queries with nothing relevant."""
+    recall = mrr = ndcg = precision = 0.0
     queries = [q for q, rels in qrels.items() if any(g > 0 for g in rels.values())]
     for query in queries:
         rels = {doc: grade for doc, grade in qrels[query].items() if grade > 0}
         top = ranked.get(query, [])[:k]
         hits = [doc for doc in top if doc in rels]
         recall += len(hits) / len(rels)
+        precision += len(hits) / k
         mrr += next((1.0 / rank for rank, doc in enumerate(top, 1) if doc in rels), 0.0)
         dcg = sum((2 ** rels[doc] - 1) / math.log2(rank + 1) for rank, doc in enumerate(top, 1) if doc in rels)
         ideal = sorted(rels.values(), reverse=True)[:k]
         idcg = sum((2 ** grade - 1) / math.log2(rank + 1) for rank, grade in enumerate(ideal, 1))
         ndcg += dcg / idcg if idcg else 0.0
     n = len(queries) or 1
-    return {f"recall@{k}": recall / n, f"mrr@{k}": mrr / n, f"ndcg@{k}": ndcg / n, "queries": len(queries)}
+    unjudged = sum(1 for query, docs in ranked.items() for doc in docs[:k] if doc not in qrels.get(query, {}))
+    return {f"ndcg@{k}": ndcg / n, f"recall@{k}": recall / n, f"p@{k}": precision / n, f"mrr@{k}": mrr / n,
+            "queries": len(queries), "no_relevant": sum(1 for q in qrels if q not in queries),
+            f"unjudged@{k}": unjudged}
+
+
+def calibration_report(estimates: list[tuple[str, str, float, bool]], qrels: dict[str, dict[str, int]],
+                       bins: int = 10) -> dict[str, float | int | None]:
+    """How honest the shown estimates are, over every (query, doc, estimate, strong) shown.
+
+    strong_precision: share of suggestions labelled strong that were judged relevant (grade >= 1);
+    strong_queries: share of queries that got at least one strong label; ece: expected calibration
+    error of the estimate against relevance over judged suggestions (equal-width bins).
+    """
+    judged = [(q, d, p, s) for q, d, p, s in estimates if d in qrels.get(q, {})]
+    strong = [(q, d) for q, d, _p, s in judged if s]
+    relevant = sum(1 for q, d in strong if qrels[q][d] > 0)
+    queries = {q for q, _d, _p, _s in estimates}
+    strong_queries = {q for q, _d, _p, s in estimates if s}
+    error = 0.0
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        members = [(q, d, p) for q, d, p, _s in judged if low <= p < high or (b == bins - 1 and p == 1.0)]
+        if members:
+            mean_p = sum(p for _q, _d, p in members) / len(members)
+            rate = sum(1 for q, d, _p in members if qrels[q][d] > 0) / len(members)
+            error += len(members) / len(judged) * abs(mean_p - rate)
+    return {"strong_precision": relevant / len(strong) if strong else None, "strong_labels": len(strong),
+            "strong_queries": len(strong_queries) / len(queries) if queries else 0.0,
+            "ece": error if judged else None}
 
 
 def _doc(item: EvalListing, kind: str) -> ranking.ListingDoc:
@@ -136,21 +168,55 @@ def build_corpus(results: list[EvalListing]) -> matches.Corpus:
     return matches.Corpus(index, BM25Index(tokens), lambda wanted: {i: docs[i] for i in wanted if i in docs})
 
 
+@dataclass(frozen=True)
+class EvalSet:
+    """One set of queries judged against the same results: a name, a needs file and its qrels."""
+
+    name: str
+    needs: Path
+    qrels: Path
+
+
 def run(results_path: Path, needs_path: Path, qrels_path: Path, k: int = 10, mode: str = "hybrid"
         ) -> dict[str, Any]:
     """Rank the results for every need in the qrels and score the ranking; one JSON-able dict."""
+    return run_sets(results_path, [EvalSet(needs_path.stem, needs_path, qrels_path)], k, mode)[0]
+
+
+def run_sets(results_path: Path, sets: list[EvalSet], k: int = 10, mode: str = "hybrid",
+             run_out: Path | None = None) -> list[dict[str, Any]]:
+    """Rank the results for the needs of each set with the site's code; one report per set.
+
+    Each report has the ranking metrics and the calibration figures of the estimates the site shows.
+    With `run_out`, every set's top-k goes to that file in TREC run format (query ids prefixed by
+    nothing: sets share need ids when they are rewrites of the same needs, so the tag names the set).
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
     results = load_listings(results_path)
-    needs = load_listings(needs_path)
-    qrels = load_qrels(qrels_path)
-    needs = [n for n in needs if n.key in qrels]
     corpus = build_corpus(results)
-    query_vectors = embed_cached([n.text for n in needs], "query")
     key_of = {r.number: r.key for r in results}
-    ranked: dict[str, list[str]] = {}
-    for need, qvec in zip(needs, query_vectors, strict=True):
-        found = matches.rank_corpus(corpus, _doc(need, "need"), qvec, match_terms(need.text), k, mode=mode)
-        ranked[need.key] = [key_of[m.id] for m in found]
-    report = metrics_at_k(ranked, qrels, k)
-    return {"mode": mode, "k": k, **report}
+    reports = []
+    run_lines: list[str] = []
+    for eval_set in sets:
+        qrels = load_qrels(eval_set.qrels)
+        needs = [n for n in load_listings(eval_set.needs) if n.key in qrels]
+        if not needs:
+            raise ValueError(f"{eval_set.needs}: no need of this file is in {eval_set.qrels}")
+        query_vectors = embed_cached([n.text for n in needs], "query")
+        ranked: dict[str, list[tuple[str, float]]] = {}
+        shown: list[tuple[str, str, float, bool]] = []
+        for need, qvec in zip(needs, query_vectors, strict=True):
+            found = matches.rank_corpus(corpus, _doc(need, "need"), qvec, match_terms(need.text), k, mode=mode)
+            ranked[need.key] = [(key_of[m.id], m.score) for m in found]
+            shown += [(need.key, key_of[m.id], m.relevance, m.strong) for m in found]
+        report = metrics_at_k({q: [d for d, _s in docs] for q, docs in ranked.items()}, qrels, k)
+        reports.append({"set": eval_set.name, "mode": mode, "k": k, **report,
+                        **calibration_report(shown, qrels)})
+        if run_out is not None:
+            tag = f"{mode}-{eval_set.name}"
+            run_lines += [f"{q} Q0 {d} {rank} {score:.6f} {tag}\n"
+                          for q, docs in ranked.items() for rank, (d, score) in enumerate(docs, 1)]
+    if run_out is not None:
+        run_out.write_text("".join(run_lines), encoding="utf-8")
+    return reports
