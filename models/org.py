@@ -41,7 +41,8 @@ class Organization(TimestampMixin, Base):
     verified: so.Mapped[bool] = so.mapped_column(default=False)
     verified_at: so.Mapped[datetime | None]  # who verified is in the audit log
 
-    users: so.Mapped[list[User]] = so.relationship(back_populates="organization")
+    users: so.Mapped[list[User]] = so.relationship(back_populates="organization",
+                                                  foreign_keys="User.organization_id")
 
     def __repr__(self) -> str:
         return f"<Organization {self.id} {self.name}>"
@@ -59,11 +60,18 @@ class User(TimestampMixin, Base):
     organization_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("organizations.id", ondelete="SET NULL"), index=True
     )
+    # Joining an existing organization is a request: until a member of it or staff approve, the
+    # account belongs to no organization and has no rights in this one.
+    pending_organization_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
     locale: so.Mapped[str | None] = so.mapped_column(sa.String(5))
     active: so.Mapped[bool] = so.mapped_column(default=True)
     last_login_at: so.Mapped[datetime | None]
 
-    organization: so.Mapped[Organization | None] = so.relationship(back_populates="users")
+    organization: so.Mapped[Organization | None] = so.relationship(
+        back_populates="users", foreign_keys=[organization_id])
+    pending_organization: so.Mapped[Organization | None] = so.relationship(foreign_keys=[pending_organization_id])
 
     # Flask-Login protocol, kept here so web and workers share one User class.
     @property

@@ -9,7 +9,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from matchmaker.accounts import organizations
+from matchmaker.accounts import memberships, organizations
 from matchmaker.core import audit, mail
 from matchmaker.core.errors import NotAllowed, NotFound, ValidationFailed
 from matchmaker.core.passwords import hash_password, verify_password
@@ -69,14 +69,20 @@ def register(data: Registration) -> User:
         errors.update(organizations.check_new(data.new_organization))
     if errors:
         raise ValidationFailed(errors)
+    joining = None
     if data.new_organization is not None:
         org_id = organizations.create(data.new_organization, actor_id=None).id
+    else:
+        # An existing organization is joined by request only: its members or staff approve it.
+        joining, org_id = organizations.get(org_id), None
     user = User(email=email, name=data.name.strip(), role=data.role, organization_id=org_id,
                 password_hash=hash_password(data.password), locale=data.locale)
     Session.add(user)
     Session.flush()
     audit.record(user.id, "user.register", user,
                  {"email": email, "role": str(data.role), "organization_id": org_id})
+    if joining is not None:
+        memberships.request_membership(user, joining)
     Session.commit()
     return user
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,12 +39,33 @@ MESSAGES: dict[str, str] = {
     "fair.schedule.changed": N_('Your meeting schedule at "%(fair)s" changed: %(count)s meetings placed or moved'),
     "fair.meeting.moved": N_('Your meeting with %(other)s at "%(fair)s" was moved to %(at)s, table %(table)s'),
     "fair.meeting.cancelled": N_('Your meeting with %(other)s at "%(fair)s" was cancelled'),
+    "membership.requested": N_('%(name)s asked to join %(organization)s'),
+    "membership.approved": N_('You are now a member of %(organization)s'),
+    "membership.rejected": N_('Your request to join %(organization)s was not approved'),
     "fair.meeting.unscheduled": N_('Your meeting with %(other)s at "%(fair)s" on %(at)s was taken out of the '
                                    'schedule; staff will give it a new time'),
 }
 FALLBACK = N_("Update: %(title)s")
 DIGEST_KINDS = ("match.new",)  # other kinds send their own mail when they happen
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def notify(user_ids: Iterable[int], kind: str, params: dict[str, Any], link: str | None = None,
+           dedupe: str | None = None, **fields: Any) -> int:
+    """The one writer of notification rows, in the caller's transaction (it commits).
+
+    With `dedupe`, each user gets the event at most once ever (key "<dedupe>:u<user id>"), however
+    often the caller runs; without it every call notifies. Returns how many rows were added.
+    """
+    added = 0
+    for user_id in sorted(set(user_ids)):
+        key = f"{dedupe}:u{user_id}" if dedupe is not None else None
+        if key is not None and (Session.scalar(sa.select(Notification.id).where(Notification.dedupe_key == key))
+                                is not None or any(getattr(row, "dedupe_key", None) == key for row in Session.new)):
+            continue
+        Session.add(Notification(user_id=user_id, kind=kind, params=params, link=link, dedupe_key=key, **fields))
+        added += 1
+    return added
 
 
 def render(notification: Notification) -> str:

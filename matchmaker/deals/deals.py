@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from matchmaker.core import audit, permissions
+from matchmaker.core import audit, notifications, permissions
 from matchmaker.core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from models import (
     DEAL_STAGE_ORDER,
@@ -20,7 +20,6 @@ from models import (
     DealStage,
     DealStageChange,
     LostReason,
-    Notification,
     Organization,
     ResearchResult,
     Role,
@@ -73,13 +72,7 @@ def label_choices(labels: dict[Any, Any]) -> list[tuple[str, str]]:
 
 def notify_user(user_id: int, kind: str, params: dict[str, Any], link: str | None = None,
                 dedupe: str | None = None) -> None:
-    if dedupe is not None:
-        key = f"{dedupe}:u{user_id}"
-        if Session.scalar(sa.select(Notification.id).where(Notification.dedupe_key == key)) is not None:
-            return
-    else:
-        key = None
-    Session.add(Notification(user_id=user_id, kind=kind, params=params, link=link, dedupe_key=key))
+    notifications.notify([user_id], kind, params, link=link, dedupe=dedupe)
 
 
 def notify_owners(listing: Any, kind: str, params: dict[str, Any], link: str | None = None,

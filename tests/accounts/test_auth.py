@@ -31,14 +31,15 @@ def _login(client, email: str, password: str, **extra):
 
 # --- registration ------------------------------------------------------------------------------
 
-def test_register_with_an_existing_organization_logs_the_user_in(english, make):
+def test_register_with_an_existing_organization_logs_the_user_in_as_a_pending_member(english, make):
     org = make.org(OrgKind.UNIVERSITY, name="泉州理工大学")
     response = english.post("/account/register", data={
         "email": "Lin@Example.CN", "name": "林教授", "password": "long enough 1", "confirm": "long enough 1",
         "role": "researcher", "org_mode": "existing", "organization_id": str(org.id)})
     assert response.status_code == 302
     user = Session.scalar(sa.select(User).where(User.email == "lin@example.cn"))
-    assert user.role == Role.RESEARCHER and user.organization_id == org.id
+    # Membership waits for the organization's approval (tests/accounts/test_memberships.py).
+    assert user.role == Role.RESEARCHER and user.organization_id is None and user.pending_organization_id == org.id
     assert user.password_hash != "long enough 1"
     assert _logged_in_name(english) == "林教授"
 

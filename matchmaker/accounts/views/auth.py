@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 
-from matchmaker.accounts import users
+from matchmaker.accounts import memberships, users
 from matchmaker.accounts.forms.auth import ForgotForm, LoginForm, ProfileForm, RegisterForm, ResetForm
 from matchmaker.accounts.organizations import NewOrganization
 from matchmaker.core.errors import ValidationFailed
@@ -100,7 +100,9 @@ def register():
                 flash(_("Your account is ready. Your organization will show as unverified until bureau "
                         "staff check it; you can already prepare listings."), "success")
             else:
-                flash(_("Your account is ready."), "success")
+                flash(_("Your account is ready. Your request to join %(organization)s has been sent: a member "
+                        "of it or bureau staff will approve it, and until then you cannot act for it.",
+                        organization=user.pending_organization.name), "success")
             return redirect(url_for("main.index"))
     return render_template("auth/register.html", form=form)
 
@@ -136,6 +138,23 @@ def reset(token: str):
             flash(_("Your password has been changed. You can log in with it now."), "success")
             return redirect(url_for("auth.login"))
     return render_template("auth/reset.html", form=form, token=token)
+
+
+@bp.get("/requests")
+@login_required
+def membership_requests():
+    return render_template("auth/membership_requests.html", requests=memberships.pending_for(current_user))
+
+
+@bp.post("/requests/<int:user_id>/<any(approve,reject):decision>")
+@login_required
+def decide_membership(user_id: int, decision: str):
+    user = (memberships.approve if decision == "approve" else memberships.reject)(current_user, user_id)
+    if decision == "approve":
+        flash(_("%(name)s is now a member of your organization.", name=user.name), "success")
+    else:
+        flash(_("The request of %(name)s was declined.", name=user.name), "success")
+    return redirect(url_for("auth.membership_requests"))
 
 
 @bp.route("/profile", methods=["GET", "POST"])
