@@ -44,8 +44,10 @@ DEFAULTS: dict[str, Any] = {
     "EMBEDDING_BACKEND": "auto",
     "INDEX_DIR": str(VAR_DIR / "index"),
     "EXACT_SEARCH_MAX": 50000,
-    "MATCH_WEIGHTS": {"dense": 0.5, "lexical": 0.35, "structured": 0.15},
-    "STRONG_MATCH_SCORE": 0.75,
+    # Tuned on judged real needs (docs/evaluation.md); dense_title is the need's title on its own.
+    "MATCH_WEIGHTS": {"dense": 0.3, "dense_title": 0.4, "lexical": 0.2, "structured": 0.15},
+    "MATCH_CALIBRATION": None,  # a calibration JSON; None = matchmaker/matching/calibration.json
+    "STRONG_MATCH_SCORE": 0.75,  # fairs' scheduling priority only: matches use the calibration
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
 }

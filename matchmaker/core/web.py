@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import Response, abort, flash
 from flask_login import current_user
@@ -32,10 +33,20 @@ def or_404(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def local_url(target: str | None, fallback: str) -> str:
-    """`target` when it is a path on this site; anything else (empty, another host) gives `fallback`."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return fallback
+    """`target` when it is a path on this site; anything else (empty, another host) gives `fallback`.
+
+    The one check for every "next" and redirect target: an open redirect is a phishing tool.
+    Browsers read a backslash as a slash and drop tabs and newlines, so "/\\evil.example" and
+    "/\t/evil.example" lead off-site just like "//evil.example"; all three are refused.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    if any(char == "\\" or ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return fallback
+    return target
 
 
 def download(body: Any, mimetype: str, filename: str) -> Response:

@@ -282,7 +282,8 @@ def import_participants(fair_id: int):
         else:
             flash(_("%(n)s participants imported.", n=done.created), "success")
             return redirect(url_for("fairs.participants", fair_id=fair.id))
-    return render_template("fairs/import.html", fair=fair, form=form, rows=rows, header=participant_import.TEMPLATE_HEADER)
+    return render_template("fairs/import.html", fair=fair, form=form, rows=rows,
+                           header=participant_import.TEMPLATE_HEADER)
 
 
 @bp.get("/<int:fair_id>/import/template.csv")

@@ -45,17 +45,29 @@ def embed_pending(reconcile: bool) -> None:
 
 @click.command("eval")
 @click.option("--results", "results_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--needs", "needs_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--qrels", "qrels_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--needs", "needs_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="One set's needs (with --qrels).")
+@click.option("--qrels", "qrels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--set", "set_specs", multiple=True, metavar="NAME=NEEDS:QRELS",
+              help="A named set of needs and its qrels; repeat for several sets in one run.")
 @click.option("--k", default=10, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True)
+@click.option("--run-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write every set's top k to this file in TREC run format, for pooling and judging.")
 @with_appcontext
-def evaluate(results_path: Path, needs_path: Path, qrels_path: Path, k: int, mode: str) -> None:
-    """Rank the results for each need with the site's ranking code; print recall, MRR and nDCG as JSON."""
+def evaluate(results_path: Path, needs_path: Path | None, qrels_path: Path | None, set_specs: tuple[str, ...],
+             k: int, mode: str, run_out: Path | None) -> None:
+    """Rank the results for each need with the site's ranking code; print one JSON report per set and line.
+
+    Each report has nDCG, recall, P and MRR at k, the unjudged documents in the top k, and the
+    calibration figures (strong-label precision, share of needs with a strong label, ECE).
+    """
     from matchmaker.matching import evaluation
 
     try:
-        echo_json(evaluation.run(results_path, needs_path, qrels_path, k=k, mode=mode))
+        sets = evaluation.parse_sets(set_specs, needs_path, qrels_path)
+        for report in evaluation.run_sets(results_path, sets, k=k, mode=mode, run_out=run_out):
+            echo_json(report)
     except ValueError as error:
         raise click.ClickException(str(error)) from error
 

@@ -9,7 +9,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,6 +177,27 @@ class EvalSet:
     qrels: Path
 
 
+def parse_sets(specs: Iterable[str], needs: Path | None = None, qrels: Path | None = None) -> list[EvalSet]:
+    """EvalSets from "NAME=NEEDS:QRELS" strings, plus one from a lone needs/qrels pair."""
+    sets = []
+    if needs is not None or qrels is not None:
+        if needs is None or qrels is None:
+            raise ValueError("--needs and --qrels go together")
+        sets.append(EvalSet(needs.stem, needs, qrels))
+    for spec in specs:
+        name, _eq, files = spec.partition("=")
+        needs_file, _colon, qrels_file = files.rpartition(":")
+        if not (name and needs_file and qrels_file):
+            raise ValueError(f"{spec!r}: write a set as NAME=NEEDS.jsonl:QRELS.tsv")
+        for path in (needs_file, qrels_file):
+            if not Path(path).is_file():
+                raise ValueError(f"{spec!r}: no file {path}")
+        sets.append(EvalSet(name, Path(needs_file), Path(qrels_file)))
+    if not sets:
+        raise ValueError("give --needs and --qrels, or at least one --set NAME=NEEDS:QRELS")
+    return sets
+
+
 def run(results_path: Path, needs_path: Path, qrels_path: Path, k: int = 10, mode: str = "hybrid"
         ) -> dict[str, Any]:
     """Rank the results for every need in the qrels and score the ranking; one JSON-able dict."""
@@ -204,10 +225,14 @@ def run_sets(results_path: Path, sets: list[EvalSet], k: int = 10, mode: str = "
         if not needs:
             raise ValueError(f"{eval_set.needs}: no need of this file is in {eval_set.qrels}")
         query_vectors = embed_cached([n.text for n in needs], "query")
+        titles = [str(n.fields.get("title") or "").strip() for n in needs]
+        title_vectors = embed_cached([t for t in titles if t], "query")
+        title_of = dict(zip([t for t in titles if t], title_vectors, strict=True))
         ranked: dict[str, list[tuple[str, float]]] = {}
         shown: list[tuple[str, str, float, bool]] = []
-        for need, qvec in zip(needs, query_vectors, strict=True):
-            found = matches.rank_corpus(corpus, _doc(need, "need"), qvec, match_terms(need.text), k, mode=mode)
+        for need, qvec, title in zip(needs, query_vectors, titles, strict=True):
+            found = matches.rank_corpus(corpus, _doc(need, "need"), qvec, match_terms(need.text), k, mode=mode,
+                                        title_vec=title_of.get(title))
             ranked[need.key] = [(key_of[m.id], m.score) for m in found]
             shown += [(need.key, key_of[m.id], m.relevance, m.strong) for m in found]
         report = metrics_at_k({q: [d for d, _s in docs] for q, docs in ranked.items()}, qrels, k)

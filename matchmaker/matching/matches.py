@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,6 +25,7 @@ from markupsafe import Markup, escape
 from matchmaker.core import permissions
 from matchmaker.core.errors import ValidationFailed
 from matchmaker.engine import ranking, reasons
+from matchmaker.engine.calibration import Calibration
 from matchmaker.engine.index import VectorIndex
 from matchmaker.engine.lexical import BM25Index
 from matchmaker.listings import lifecycle
@@ -36,6 +38,10 @@ log = logging.getLogger(__name__)
 
 OTHER_SIDE = {"need": "result", "result": "need"}
 POOL = 100  # candidates taken from each of the dense and the lexical index before re-ranking
+TITLE_POOL = 50  # and from the dense index for a listing query's title alone
+DEFAULT_CALIBRATION = Path(__file__).with_name("calibration.json")
+_calibrations: dict[Path, Calibration] = {}
+_calibration_lock = threading.Lock()
 MAX_QUERY_CHARS = 2000
 WAN_FEN = 1_000_000
 
@@ -129,10 +135,14 @@ class MatchItem:
     query_snippet: Markup
     strong: bool
     feedback: dict[str, Any] = field(default_factory=dict)
+    # Calibrated probability that a broker would call the pair relevant (the same on every page);
+    # `likely` is False below the calibration's list cut-off: shown only on "show more".
+    relevance: float = 0.0
+    likely: bool = True
 
     @property
     def percent(self) -> int:
-        return max(0, min(100, round(self.score * 100)))
+        return max(0, min(100, round(self.relevance * 100)))
 
 
 # --- the searchable corpus of one side ---------------------------------------------------------------
@@ -236,14 +246,17 @@ def to_doc(listing: Any, text: str | None = None) -> ranking.ListingDoc:
 
 def rank_corpus(corpus: Corpus, query: ranking.ListingDoc | str, qvec: np.ndarray, qtokens: list[str], k: int,
                 filters: SearchFilters | None = None, mode: str = "hybrid",
-                exclude: set[int] | None = None) -> list[ranking.Match]:
+                exclude: set[int] | None = None, title_vec: np.ndarray | None = None) -> list[ranking.Match]:
     """Top-k of the corpus for the query: dense and lexical candidates, re-ranked by the engine.
 
-    A listing query is scored with structured checks; a free-text query with dense and BM25 only.
+    A listing query is scored with structured checks and, given `title_vec` (its title embedded on
+    its own), with its title's similarity too; a free-text query with dense and BM25 only.
     """
+    use_title = title_vec is not None and mode == "hybrid"
     dense = dict(corpus.vectors.search(qvec, POOL)) if mode != "lexical" else {}
     lexical = dict(corpus.lexical.top(qtokens, POOL)) if mode != "dense" else {}
-    ids = sorted((set(dense) | set(lexical)) - (exclude or set()))
+    titled = dict(corpus.vectors.search(title_vec, TITLE_POOL)) if use_title else {}
+    ids = sorted((set(dense) | set(lexical) | set(titled)) - (exclude or set()))
     docs = corpus.load(ids)
     if filters is not None:
         docs = {i: doc for i, doc in docs.items() if filters.admits(doc)}
@@ -251,15 +264,29 @@ def rank_corpus(corpus: Corpus, query: ranking.ListingDoc | str, qvec: np.ndarra
         dense.update(corpus.vectors.similarity(qvec, [i for i in docs if i not in dense]))
     if mode != "dense":
         lexical.update(corpus.lexical.scores(qtokens, [i for i in docs if i not in lexical]))
-    ranker = ranking.HybridRanker(weights(mode), idf=corpus.lexical.idf)
+    if use_title:
+        titled.update(corpus.vectors.similarity(title_vec, [i for i in docs if i not in titled]))
+    ranker = ranking.HybridRanker(weights(mode), idf=corpus.lexical.idf, calibration=calibration())
     hard = filters.engine_filters() if filters else ranking.HardFilters()
-    return ranker.rank(query, list(docs.values()), dense, lexical, k, hard)
+    return ranker.rank(query, list(docs.values()), dense, lexical, k, hard, title_scores=titled or None)
+
+
+def calibration() -> Calibration:
+    """The calibrated-relevance model the site uses (MATCH_CALIBRATION, a JSON file), loaded once."""
+    path = Path(current_app.config.get("MATCH_CALIBRATION") or DEFAULT_CALIBRATION)
+    with _calibration_lock:
+        cached = _calibrations.get(path)
+        if cached is None:
+            cached = _calibrations[path] = Calibration.load(path)
+        return cached
 
 
 def rank(side: str, query: ranking.ListingDoc | str, text: str, k: int, filters: SearchFilters | None = None,
          exclude: set[int] | None = None) -> list[ranking.Match]:
     """Top-k searchable listings of `side` for a query text (the site's live indexes)."""
-    return rank_corpus(site_corpus(side), query, query_vector(text), match_terms(text), k, filters, exclude=exclude)
+    title = query.title if isinstance(query, ranking.ListingDoc) else ""
+    return rank_corpus(site_corpus(side), query, query_vector(text), match_terms(text), k, filters, exclude=exclude,
+                       title_vec=query_vector(title) if title.strip() else None)
 
 
 # --- public API -----------------------------------------------------------------------------------
@@ -306,7 +333,7 @@ def _present(side: str, found: list[ranking.Match], query_text: str, viewer: Any
         return []
     model = listing_model(side)
     rows = {row.id: row for row in Session.scalars(sa.select(model).where(model.id.in_([m.id for m in found])))}
-    strong = float(current_app.config.get("STRONG_MATCH_SCORE", 0.75))
+    shown_at = calibration().shown_at
     items = []
     for match in found:
         row = rows.get(match.id)
@@ -319,7 +346,7 @@ def _present(side: str, found: list[ranking.Match], query_text: str, viewer: Any
             parts={"dense": match.dense, "lexical": match.lexical, "structured": match.structured},
             checks=[_check_item(check) for check in match.checks], terms=terms,
             snippet=marked(_snippet_source(shown), terms), query_snippet=marked(query_text, terms),
-            strong=match.strength >= strong))
+            strong=match.strong, relevance=match.relevance, likely=match.relevance >= shown_at))
     return items
 
 
@@ -361,7 +388,6 @@ def _check_item(check: ranking.Check) -> CheckItem:
 
 def notify_new_matches(kind: str, listing_ids: list[int]) -> int:
     """Tell owners on both sides about strong matches a freshly indexed listing made; each pair once."""
-    strong = float(current_app.config.get("STRONG_MATCH_SCORE", 0.75))
     model = listing_model(kind)
     created = 0
     for listing in Session.scalars(sa.select(model).where(model.id.in_(list(listing_ids)), published_filter(model))):
@@ -369,13 +395,13 @@ def notify_new_matches(kind: str, listing_ids: list[int]) -> int:
         if not text:
             continue
         for match in rank(OTHER_SIDE[kind], to_doc(listing), text, 5):
-            # The rank score is relative to the other candidates; strength is not, and is not
-            # in rank order, so every top candidate is checked.
-            if match.strength < strong:
+            # The calibrated relevance is comparable across queries and not in rank order, so
+            # every top candidate is checked.
+            if not match.strong:
                 continue
             other = Session.get(listing_model(OTHER_SIDE[kind]), match.id)
             if other is not None:
-                created += _notify_pair(listing, other, match.strength)
+                created += _notify_pair(listing, other, match.relevance)
     Session.commit()
     return created
 

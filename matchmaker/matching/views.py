@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from matchmaker.core import permissions
 from matchmaker.core.errors import DomainError, NotAllowed, NotFound, ValidationFailed
 from matchmaker.core.i18n import current_lang
+from matchmaker.core.web import local_url
 from matchmaker.listings import lifecycle
 from matchmaker.matching import feedback as match_feedback
 from matchmaker.matching import matches
@@ -21,12 +22,6 @@ bp = Blueprint("matching", __name__)
 log = logging.getLogger(__name__)
 
 MATCHES_SHOWN = 10
-
-
-def _safe_next(target: str | None, fallback: str) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return fallback
 
 
 def _matches_for(listing: Any) -> dict[str, Any]:
@@ -91,7 +86,7 @@ def listing_matches(kind: str, listing_id: int):
 def feedback():
     if not permissions.can(current_user, "match.feedback"):
         abort(403)
-    back = _safe_next(request.form.get("next"), url_for("matching.search"))
+    back = local_url(request.form.get("next"), url_for("matching.search"))
     try:
         data = match_feedback.FeedbackInput(
             need_id=int(request.form.get("need_id", "0")), result_id=int(request.form.get("result_id", "0")),

@@ -128,6 +128,21 @@ def test_login_redirects_only_to_pages_of_this_site(english, make):
     assert "evil.example" not in outside.headers["Location"]
 
 
+OFF_SITE = ["https://evil.example/x", "//evil.example/x", "/\\evil.example/x", "\\\\evil.example", "/\t/evil.example",
+            "/\n/evil.example", "///evil.example", "javascript:alert(1)", "https:evil.example", " //evil.example"]
+
+
+@pytest.mark.parametrize("target", OFF_SITE)
+def test_no_next_parameter_leads_off_site(english, make, target):
+    make.user(Role.RESEARCHER, email="r@example.cn")
+    login = english.post("/account/login", query_string={"next": target},
+                         data={"email": "r@example.cn", "password": PASSWORD})
+    language = english.get("/lang/zh", query_string={"next": target})
+    for response in (login, language):
+        assert response.status_code == 302
+        assert response.headers["Location"] == "/", target
+
+
 class TestCsrf:
     @pytest.fixture
     def app_config(self, app_config):

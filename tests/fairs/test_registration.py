@@ -79,7 +79,8 @@ def test_import_registers_every_row(make, world):
     data = _xlsx([["陈研究员", "chen@example.cn", "", "研究员", researcher.organization.name, "成果方",
                    "高强度镁合金", "", "上午"],
                   ["赵总", "zhao@example.cn", "", "", world.enterprise.organization.name, "需求方", "", "", ""]])
-    outcome = participant_import.import_participants(world.staff, world.fair.id, "participants.xlsx", data, validate=True)
+    outcome = participant_import.import_participants(world.staff, world.fair.id, "participants.xlsx", data,
+                                                     validate=True)
     assert outcome.created == 2
     chen = Session.query(FairParticipant).filter_by(email="chen@example.cn").one()
     assert chen.status == "validated" and chen.listings[0].result_id == result.id

@@ -30,5 +30,6 @@ def changed_listings(app, monkeypatch) -> list[tuple[str, int]]:
     from matchmaker.listings import events as listing_events
 
     calls: list[tuple[str, int]] = []
-    monkeypatch.setitem(app.extensions, listing_events._KEY, [lambda kind, listing_id: calls.append((kind, listing_id))])
+    monkeypatch.setitem(app.extensions, listing_events._KEY,
+                        [lambda kind, listing_id: calls.append((kind, listing_id))])
     return calls

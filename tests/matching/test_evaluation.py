@@ -57,3 +57,25 @@ def test_qrels_reader(tmp_path):
     path = tmp_path / "q.tsv"
     path.write_text("n1 0 r1 1\nn1\t0\tr2\t0\n\n", encoding="utf-8")
     assert load_qrels(path) == {"n1": {"r1": 1, "r2": 0}}
+
+
+def test_eval_command_runs_several_sets_and_writes_a_trec_run(runner, tmp_path):
+    run_file = tmp_path / "top.run"
+    spec = f"{DATA / 'needs.jsonl'}:{DATA / 'qrels.tsv'}"
+    result = runner.invoke(args=["eval", "--results", str(DATA / "results.jsonl"), "--set", f"first={spec}",
+                                 "--set", f"second={spec}", "--k", "2", "--run-out", str(run_file)])
+    assert result.exit_code == 0, result.output
+    reports = [json.loads(line) for line in result.output.strip().splitlines()]
+    assert [r["set"] for r in reports] == ["first", "second"]
+    assert set(reports[0]) >= {"ndcg@2", "recall@2", "p@2", "unjudged@2", "strong_precision", "ece"}
+    lines = [line.split() for line in run_file.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 2 * 3 * 2  # two sets, three needs, top two each
+    assert {parts[1] for parts in lines} == {"Q0"} and {parts[3] for parts in lines} == {"1", "2"}
+    assert {parts[5] for parts in lines} == {"hybrid-first", "hybrid-second"}
+
+
+@pytest.mark.parametrize("spec", ["no-equals-sign", "name=only-one-file.jsonl", "name=missing.jsonl:missing.tsv"])
+def test_eval_command_explains_a_malformed_set(runner, spec):
+    result = runner.invoke(args=["eval", "--results", str(DATA / "results.jsonl"), "--set", spec])
+    assert result.exit_code != 0
+    assert "NAME=NEEDS" in result.output or "no file missing" in result.output

@@ -14,12 +14,6 @@ from tests.matching.test_matching import BEARING, NEED
 
 
 @pytest.fixture
-def app_config(app_config):
-    # e5 cosines of related texts sit around 0.85-0.95: a low bar keeps the test about behaviour.
-    return {**app_config, "STRONG_MATCH_SCORE": 0.5}
-
-
-@pytest.fixture
 def pair(publish):
     return publish("need", **NEED), publish("result", **BEARING)
 

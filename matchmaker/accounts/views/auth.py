@@ -1,8 +1,6 @@
 """Log in and out, register, reset a forgotten password, and the small profile page."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -12,6 +10,7 @@ from matchmaker.accounts import memberships, users
 from matchmaker.accounts.forms.auth import ForgotForm, LoginForm, ProfileForm, RegisterForm, ResetForm
 from matchmaker.accounts.organizations import NewOrganization
 from matchmaker.core.errors import ValidationFailed
+from matchmaker.core.web import local_url
 from matchmaker.extensions import limiter
 
 bp = Blueprint("auth", __name__, url_prefix="/account")
@@ -19,15 +18,6 @@ bp = Blueprint("auth", __name__, url_prefix="/account")
 
 def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: an open redirect after log-in is a phishing tool."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
-            return target
-    return url_for("main.index")
 
 
 def _show_errors(form: FlaskForm, error: ValidationFailed, field_map: dict[str, str] | None = None) -> None:
@@ -53,7 +43,7 @@ def too_many_attempts(_error):
 @limiter.limit(_login_limit, methods=["POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(local_url(request.args.get("next"), url_for("main.index")))
     form = LoginForm()
     if form.validate_on_submit():
         user = users.authenticate(form.email.data, form.password.data)
@@ -62,7 +52,7 @@ def login():
             if user.locale:
                 session["lang"] = user.locale
             flash(_("Welcome back, %(name)s.", name=user.name), "success")
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(local_url(request.args.get("next"), url_for("main.index")))
         # One message for an unknown e-mail and a wrong password: no account discovery.
         flash(_("Wrong e-mail or password."), "error")
     return render_template("auth/login.html", form=form)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
+from matchmaker.core.web import local_url
 from matchmaker.main import home
 
 bp = Blueprint("main", __name__)
@@ -17,10 +18,7 @@ def index():
 def set_language(lang: str):
     if lang in ("zh", "en"):
         session["lang"] = lang
-    target = request.args.get("next") or url_for("main.index")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("main.index")
-    return redirect(target)
+    return redirect(local_url(request.args.get("next"), url_for("main.index")))
 
 
 @bp.get("/healthz")
