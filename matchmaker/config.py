@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +69,16 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     _finish(app.config)
 
 
+def _install_secret() -> str:
+    """A random key made once per install (var/secret_key), so no two development sites share one."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
 def _finish(config: Any) -> None:
     if config["ENV"] == "production":
         if not config.get("SECRET_KEY"):
@@ -74,7 +86,7 @@ def _finish(config: Any) -> None:
         if config["DATABASE_URL"].startswith("sqlite") and not config.get("ALLOW_SQLITE"):
             raise ConfigError("MATCHMAKER_DATABASE_URL (or DATABASE_URL) must be set in production")
     elif not config.get("SECRET_KEY"):
-        config["SECRET_KEY"] = "dev-only-not-secret"
+        config["SECRET_KEY"] = _install_secret()
     url = config["DATABASE_URL"]
     # SQLAlchemy wants the psycopg 3 driver named explicitly.
     if url.startswith("postgres://"):
@@ -85,4 +97,8 @@ def _finish(config: Any) -> None:
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     config["SESSION_COOKIE_SECURE"] = config["ENV"] == "production"
+    config.setdefault("REMEMBER_COOKIE_DURATION", timedelta(days=30))
+    config["REMEMBER_COOKIE_SECURE"] = config["ENV"] == "production"
+    config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
     config["RATELIMIT_STORAGE_URI"] = config.get("REDIS_URL") or "memory://"

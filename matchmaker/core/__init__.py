@@ -7,9 +7,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Wire the cross-cutting pieces; features are wired after this by matchmaker.features."""
-    from matchmaker.core import error_pages, jobs, notifications, templating
+    from matchmaker.core import error_pages, jobs, notifications, security, templating
 
     templating.init_app(app)
+    security.init_app(app)
     error_pages.init_app(app)
     jobs.init_app(app)
     jobs.register(app, "notifications.email_digest", notifications.send_digest, every=3600)

@@ -26,6 +26,8 @@ def _wants_json() -> bool:
 def _render(error: HTTPException, message: str | None = None):
     Session.rollback()
     code = error.code or 500
+    if message is None and error.description != type(error).description:
+        message = error.description  # a view's own explanation, not werkzeug's generic text
     if _wants_json():
         return jsonify(error=error.name, message=message or error.description, status=code), code
     return render_template("errors/error.html", error=error, code=code, message=message), code

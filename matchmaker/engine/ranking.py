@@ -321,8 +321,9 @@ class HybridRanker:
             # Free text has no structure: dense and lexical keep their relative weight.
             return (w.dense * dense + w.lexical * lexical) / ((w.dense + w.lexical) or 1.0)
         if title is None:
-            # Without a title, the title's share goes to the whole text's cosine.
-            return (w.dense + w.dense_title) * dense + w.lexical * lexical + w.structured * structured
+            # A query with no title of its own: the mix without the title term (dense and BM25 keep
+            # the ratio they had before the title signal, which suits short, one-sentence needs).
+            return w.dense * dense + w.lexical * lexical + w.structured * structured
         return w.dense * dense + w.dense_title * title + w.lexical * lexical + w.structured * structured
 
     def _with_terms(self, query: ListingDoc | str, match: Match, candidate: ListingDoc) -> Match:

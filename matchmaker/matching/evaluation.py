@@ -225,7 +225,8 @@ def run_sets(results_path: Path, sets: list[EvalSet], k: int = 10, mode: str = "
         if not needs:
             raise ValueError(f"{eval_set.needs}: no need of this file is in {eval_set.qrels}")
         query_vectors = embed_cached([n.text for n in needs], "query")
-        titles = [str(n.fields.get("title") or "").strip() for n in needs]
+        # A need that is only a title (the pairs set) has no title signal, as on the site.
+        titles = [t if (t := str(n.fields.get("title") or "").strip()) != n.text.strip() else "" for n in needs]
         title_vectors = embed_cached([t for t in titles if t], "query")
         title_of = dict(zip([t for t in titles if t], title_vectors, strict=True))
         ranked: dict[str, list[tuple[str, float]]] = {}

@@ -284,9 +284,14 @@ def calibration() -> Calibration:
 def rank(side: str, query: ranking.ListingDoc | str, text: str, k: int, filters: SearchFilters | None = None,
          exclude: set[int] | None = None) -> list[ranking.Match]:
     """Top-k searchable listings of `side` for a query text (the site's live indexes)."""
-    title = query.title if isinstance(query, ranking.ListingDoc) else ""
     return rank_corpus(site_corpus(side), query, query_vector(text), match_terms(text), k, filters, exclude=exclude,
-                       title_vec=query_vector(title) if title.strip() else None)
+                       title_vec=title_vector(query, text))
+
+
+def title_vector(query: ranking.ListingDoc | str, text: str) -> np.ndarray | None:
+    """The query's title embedded on its own, when it has a title and more text than the title."""
+    title = query.title.strip() if isinstance(query, ranking.ListingDoc) else ""
+    return query_vector(title) if title and title != text.strip() else None
 
 
 # --- public API -----------------------------------------------------------------------------------
