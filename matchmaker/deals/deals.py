@@ -91,9 +91,10 @@ def notify_owners(listing: Any, kind: str, params: dict[str, Any], link: str | N
 # --- permissions ------------------------------------------------------------------------------
 
 def can_manage(user: Any, deal: Deal) -> bool:
+    """Staff, the deal's broker, or any broker while the deal has none (the unassigned queue)."""
     if not getattr(user, "is_authenticated", False):
         return False
-    return permissions.is_staff(user) or (user.role == Role.BROKER and deal.broker_id == user.id)
+    return permissions.is_staff(user) or (user.role == Role.BROKER and deal.broker_id in (user.id, None))
 
 
 def can_view(user: Any, deal: Deal) -> bool:
@@ -115,6 +116,9 @@ def _managed(user: Any, deal_id: int) -> Deal:
     deal = get_for(user, deal_id)
     if not can_manage(user, deal):
         raise NotAllowed(_("Only the deal's broker or staff can change it."))
+    if deal.broker_id is None and user.role == Role.BROKER:
+        # A broker who acts on an unassigned deal takes it: it leaves the other brokers' queue.
+        audit.record(user.id, "deal.take", deal, audit.apply(deal, {"broker_id": user.id}))
     return deal
 
 
@@ -134,10 +138,12 @@ def open_deal(result_id: int, need_id: int | None, seller_org_id: int, buyer_org
         raise ValidationFailed({"origin": [_("Choose where the deal came from.")]})
     if stage not in DEAL_STAGE_ORDER:
         raise ValidationFailed({"stage": [_("Choose a stage.")]})
-    existing = _existing(fair_meeting_id, introduction_id)
+    existing = _existing(fair_meeting_id, introduction_id) or _same_thread(result_id, need_id, buyer_org_id)
     if existing is not None:
         if stage_rank(stage) > stage_rank(existing.stage) and existing.stage != DealStage.LOST:
             set_stage(existing, stage, actor_id, None)
+        _join_thread(existing, need_id=need_id, broker_id=broker_id, fair_id=fair_id,
+                     fair_meeting_id=fair_meeting_id, introduction_id=introduction_id, actor_id=actor_id)
         deal = existing
     else:
         deal = Deal(result_id=result_id, need_id=need_id, seller_org_id=seller_org_id, buyer_org_id=buyer_org_id,
@@ -154,6 +160,25 @@ def open_deal(result_id: int, need_id: int | None, seller_org_id: int, buyer_org
     if commit:
         Session.commit()
     return deal
+
+
+def _same_thread(result_id: int, need_id: int | None, buyer_org_id: int) -> Deal | None:
+    """The open deal of the same thread: this result with this buyer, for the same need (or where
+    either side names no need). A fair outcome for a pair an introduction already brought together
+    adds to that deal instead of opening a second one, so its contract is counted once."""
+    stmt = (sa.select(Deal).where(Deal.result_id == result_id, Deal.buyer_org_id == buyer_org_id,
+                                  Deal.stage != DealStage.LOST).order_by(Deal.id))
+    if need_id is not None:
+        stmt = stmt.where(sa.or_(Deal.need_id == need_id, Deal.need_id.is_(None)))
+    return Session.scalars(stmt).first()
+
+
+def _join_thread(deal: Deal, *, actor_id: int | None, **links: int | None) -> None:
+    """Fill in what the deal did not know yet (its need, broker, fair, meeting, introduction)."""
+    filled = {name: value for name, value in links.items()
+              if value is not None and getattr(deal, name) is None}
+    if filled:
+        audit.record(actor_id, "deal.join", deal, audit.apply(deal, filled))
 
 
 def _existing(fair_meeting_id: int | None, introduction_id: int | None) -> Deal | None:
@@ -287,7 +312,7 @@ def _visible(user: Any) -> Any:
     if permissions.is_staff(user):
         return stmt
     if user.role == Role.BROKER:
-        return stmt.where(Deal.broker_id == user.id)
+        return stmt.where(sa.or_(Deal.broker_id == user.id, Deal.broker_id.is_(None)))
     org_id = user.organization_id or -1
     return stmt.where(sa.or_(Deal.seller_org_id == org_id, Deal.buyer_org_id == org_id))
 

@@ -36,6 +36,41 @@ def test_open_deal_from_a_fair_meeting_is_idempotent_and_moves_forward(make, peo
     assert [c.to_stage for c in first.stage_changes] == ["meeting_held", "intention_signed"]
 
 
+def test_a_fair_outcome_for_a_pair_with_a_deal_adds_to_that_deal(make, people):
+    """One thread: the introduction's deal gains the fair and the meeting instead of a second deal."""
+    result = make.result(owner=people["researcher"])
+    need = make.need(owner=people["enterprise"])
+    uni, firm = people["uni"].id, people["firm"].id
+    from_intro = deals.open_deal(result.id, None, uni, firm, None, "match", stage=DealStage.INTRODUCED)
+    fair = make_fair()
+    meeting = make_fair_meeting(fair, uni, firm)
+    from_fair = deals.open_deal(result.id, need.id, uni, firm, people["broker"].id, "fair", fair_id=fair.id,
+                                fair_meeting_id=meeting.id, stage=DealStage.INTENTION_SIGNED)
+    assert from_fair.id == from_intro.id and Session.query(Deal).count() == 1
+    assert (from_fair.fair_id, from_fair.fair_meeting_id, from_fair.need_id, from_fair.broker_id) == (
+        fair.id, meeting.id, need.id, people["broker"].id)
+    assert from_fair.stage == DealStage.INTENTION_SIGNED and from_fair.origin == "match"
+    # Another buyer, or a lost deal, is another thread.
+    other = deals.open_deal(result.id, None, uni, people["other_firm"].id, None, "search")
+    assert other.id != from_intro.id
+
+
+def test_an_unassigned_deal_is_on_every_brokers_board_until_one_takes_it(client, auth, make, people):
+    result = make.result(owner=people["researcher"], title="无人认领的膜材料")
+    deal = deals.open_deal(result.id, None, people["uni"].id, people["firm"].id, None, "match",
+                           stage=DealStage.INTRODUCED)
+    for broker in ("broker", "other_broker"):
+        auth.login(people[broker])
+        assert "无人认领的膜材料" in client.get("/deals/board").get_data(as_text=True)
+    response = client.post(f"/deals/{deal.id}/stage", data={"stage": "negotiating", "note": ""})
+    assert response.status_code == 302
+    Session.refresh(deal)
+    assert deal.broker_id == people["other_broker"].id
+    auth.login(people["broker"])
+    assert "无人认领的膜材料" not in client.get("/deals/board").get_data(as_text=True)
+    assert client.post(f"/deals/{deal.id}/stage", data={"stage": "introduced"}).status_code in (403, 404)
+
+
 def test_the_broker_sees_the_deal_on_the_board_in_its_stage(client, auth, people, deal):
     auth.login(people["broker"])
     page = client.get("/deals/board?lang=en").get_data(as_text=True)

@@ -186,17 +186,20 @@ def threads(app, people, make):
     from matchmaker.deals import deals
     from models import DealStage, FairMeeting, FairParticipant, Introduction, MeetingRequest
 
-    result = make.result(owner=people["researcher"])
+    def result():  # each thread is its own result-buyer pair: one pair is one deal
+        return make.result(owner=people["researcher"])
+
     uni, firm = people["uni"].id, people["firm"].id
     opened = {}
     for name, status in (("I1", "pending"), ("I2", "declined"), ("I3", "accepted"), ("I4", "accepted"),
                          ("I5", "accepted"), ("I6", "accepted")):
-        intro = Introduction(result_id=result.id, owner_org_id=uni, counterpart_org_id=firm, status=status,
+        listing = result()
+        intro = Introduction(result_id=listing.id, owner_org_id=uni, counterpart_org_id=firm, status=status,
                              message="想了解")
         Session.add(intro)
         Session.flush()
         if status == "accepted":
-            opened[name] = deals.open_deal(result.id, None, uni, firm, None, "search", stage="introduced",
+            opened[name] = deals.open_deal(listing.id, None, uni, firm, None, "search", stage="introduced",
                                            introduction_id=intro.id, commit=False)
     deals.set_stage(opened["I4"], DealStage.MEETING_HELD, None, None)
     deals.set_stage(opened["I6"], DealStage.INTENTION_SIGNED, None, None)
@@ -225,11 +228,11 @@ def threads(app, people, make):
             Session.add(meetings[name])
             Session.flush()
     for name, stage in (("R2", DealStage.MEETING_HELD), ("M4", DealStage.CONTRACT_SIGNED)):
-        opened[name] = deals.open_deal(result.id, None, uni, firm, None, "fair", fair_id=fair.id,
+        opened[name] = deals.open_deal(result().id, None, uni, firm, None, "fair", fair_id=fair.id,
                                        fair_meeting_id=meetings[name].id, stage=stage, commit=False)
-    opened["D3"] = deals.open_deal(result.id, None, uni, firm, None, "match", stage="introduced", commit=False)
-    deals.open_deal(result.id, None, uni, firm, None, "offline", stage="intention_signed", commit=False)
-    deals.open_deal(result.id, None, uni, firm, None, "search", stage="negotiating", commit=False)
+    opened["D3"] = deals.open_deal(result().id, None, uni, firm, None, "match", stage="introduced", commit=False)
+    deals.open_deal(result().id, None, uni, firm, None, "offline", stage="intention_signed", commit=False)
+    deals.open_deal(result().id, None, uni, firm, None, "search", stage="negotiating", commit=False)
 
     _contract(opened["I5"], amount=300_000)
     _contract(opened["I5"], amount=200_000)
