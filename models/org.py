@@ -68,6 +68,9 @@ class User(TimestampMixin, Base):
     locale: so.Mapped[str | None] = so.mapped_column(sa.String(5))
     active: so.Mapped[bool] = so.mapped_column(default=True)
     last_login_at: so.Mapped[datetime | None]
+    # Part of every session and remember-me cookie; raising it ends them all (logout, password
+    # reset, "sign out everywhere").
+    session_version: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
     organization: so.Mapped[Organization | None] = so.relationship(
         back_populates="users", foreign_keys=[organization_id])
@@ -87,7 +90,7 @@ class User(TimestampMixin, Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        return str(self.id) if not self.session_version else f"{self.id}.{self.session_version}"
 
     @property
     def is_staff(self) -> bool:

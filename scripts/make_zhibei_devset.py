@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from make_eval_set import _read_jsonl, _write_jsonl  # noqa: E402  (scripts/ is on the path when a script runs)
 
 from matchmaker.reference import parse_industry  # noqa: E402
 from matchmaker.reference.zhibei import zhibei_maturity, zhibei_transfer_modes  # noqa: E402
@@ -25,13 +26,6 @@ from matchmaker.reference.zhibei import zhibei_maturity, zhibei_transfer_modes  
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 DEFAULT_OUTPUT = ROOT / "var" / "eval" / "zhibei"
 MIN_RESULT_CHARS = 30
-
-
-def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
 
 
 def _listing(row: dict[str, Any]) -> dict[str, Any]:
@@ -60,12 +54,6 @@ def build(data: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     if missing:
         raise SystemExit(f"dev needs not in requirements.jsonl: {', '.join(missing[:5])}")
     return results, [_listing(by_id[need_id]) for need_id in wanted]
-
-
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -130,7 +130,7 @@ class AuthActions:
     def login(self, user: models.User) -> None:
         """Log `user` in by session cookie (the login form itself is tested in tests/test_auth.py)."""
         with self._client.session_transaction() as sess:
-            sess["_user_id"] = str(user.id)
+            sess["_user_id"] = user.get_id()
             sess["_fresh"] = True
 
     def logout(self) -> None:

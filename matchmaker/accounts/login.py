@@ -16,5 +16,11 @@ def init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        user = Session.get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.active else None
+        # "id.version": a cookie made before the user's sessions were ended carries an older version.
+        number, _dot, version = user_id.partition(".")
+        if not number.isdigit() or not (version.isdigit() or version == ""):
+            return None
+        user = Session.get(User, int(number))
+        if user is None or not user.active or user.session_version != int(version or 0):
+            return None
+        return user

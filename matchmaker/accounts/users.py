@@ -155,8 +155,17 @@ def reset_password(token: str, new_password: str) -> User:
         raise ValidationFailed({"password": problems})
     user.password_hash = hash_password(new_password)
     audit.record(user.id, "user.password_reset", user, {})
+    end_sessions(user, user.id, commit=False)
     Session.commit()
     return user
+
+
+def end_sessions(user: User, actor_id: int | None, commit: bool = True) -> None:
+    """Sign the user out everywhere: every session and remember-me cookie issued so far stops working."""
+    user.session_version = (user.session_version or 0) + 1
+    audit.record(actor_id, "user.sessions_ended", user, {})
+    if commit:
+        Session.commit()
 
 
 # --- profile and administration ---------------------------------------------------------------
@@ -209,5 +218,7 @@ def set_active(actor: User, user_id: int, active: bool) -> User:
     changes = audit.apply(user, {"active": active})
     if changes:
         audit.record(actor.id, "user.activate" if active else "user.deactivate", user, changes)
+        if not active:
+            end_sessions(user, actor.id, commit=False)  # reactivating later must not revive old cookies
     Session.commit()
     return user

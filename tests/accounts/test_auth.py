@@ -247,3 +247,48 @@ def test_profile_sets_the_preferred_language(client, make, auth):
 def test_profile_needs_a_login(client):
     response = client.get("/account/profile")
     assert response.status_code == 302 and "/account/login" in response.headers["Location"]
+
+
+class TestSessionsEnd:
+    """A copied session or remember-me cookie stops working once its user's sessions are ended."""
+
+    @staticmethod
+    def _signed_in(client) -> bool:
+        return client.get("/account/profile").status_code == 200
+
+    def _two_devices(self, app, make):
+        user = make.user(Role.RESEARCHER, email="s@example.cn")
+        laptop, phone = app.test_client(), app.test_client()
+        for device in (laptop, phone):
+            response = device.post("/account/login", data={"email": "s@example.cn", "password": PASSWORD,
+                                                           "remember": "y"})
+            assert response.status_code == 302
+            assert self._signed_in(device)
+        return user, laptop, phone
+
+    def test_logout_ends_every_session_of_the_user(self, app, make):
+        _user, laptop, phone = self._two_devices(app, make)
+        copied = phone.get_cookie("session").value
+        laptop.post("/account/logout")
+        assert not self._signed_in(laptop) and not self._signed_in(phone)
+        thief = app.test_client()
+        thief.set_cookie("session", copied)
+        assert not self._signed_in(thief)
+
+    def test_a_password_reset_ends_every_session(self, app, make):
+        from matchmaker.accounts import users
+
+        user, laptop, _phone = self._two_devices(app, make)
+        with app.test_request_context():
+            users.reset_password(users.make_reset_token(user), "a new long passphrase 77")
+        assert not self._signed_in(laptop)
+
+    def test_deactivating_ends_sessions_even_after_reactivation(self, app, make):
+        from matchmaker.accounts import users
+
+        user, laptop, _phone = self._two_devices(app, make)
+        admin = make.user(Role.ADMIN)
+        with app.test_request_context():
+            users.set_active(admin, user.id, False)
+            users.set_active(admin, user.id, True)
+        assert not self._signed_in(laptop)

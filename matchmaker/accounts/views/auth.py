@@ -60,6 +60,8 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated:
+        users.end_sessions(current_user, current_user.id)  # a copied cookie dies with this one
     logout_user()
     flash(_("You have logged out."), "success")
     return redirect(url_for("main.index"))
