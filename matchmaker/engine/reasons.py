@@ -5,6 +5,7 @@ Returns plain data; templates escape the text and wrap highlighted segments in <
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 
@@ -55,11 +56,41 @@ def shared_terms(a_text: str, b_text: str, limit: int = 8,
     Specificity is the summed IDF of a term's words when ``idf`` is given, else its length.
     Stopwords and one-character terms never count.
     """
-    candidates = _candidates(a_text, b_text)
+    candidates = {t for t in _candidates(a_text, b_text) if _informative(t, idf)}
     # Only maximal terms: 预测性维护 makes 预测, 测性 and 维护 redundant whatever their IDF.
     maximal = [t for t in candidates if not any(t != other and t in other for other in candidates)]
     specificity = _specificity(idf)
     return tuple(sorted(maximal, key=lambda t: (-specificity(t), -len(t), t))[:limit])
+
+
+# Words that say nothing about the technology however rare they are in a small catalogue.
+GENERIC = frozenset("成本 效率 提高 降低 提升 以下 以上 左右 优化 改进 解决 方案 系统 装置 设备 产品 生产 "
+                    "工艺 质量 性能 市场 合作 开发 研发 新型 一种 及其 制备 方法 领域 行业 "
+                    "一套 符合 满足 具备 达到 method system device high low new improve".split())
+_NUMBER_OR_UNIT = re.compile(r"^[0-9０-９.,%％~\-]+([a-zμ℃°％%]{0,3}|[万亿千百米吨度倍年月日个条台套])?$")
+UNITS = frozenset("mm cm km kg mg g t w kw mw v kv a ma mah hz khz mhz ghz pa kpa mpa gpa db ppm rpm nm μm um "
+                  "l ml m s h min".split())
+GENERIC_SHARE = 0.1  # a word in more than this share of the listings is generic...
+GENERIC_MIN_LISTINGS = 50  # ...once there are enough listings to tell
+
+
+def _informative(term: str, idf: Mapping[str, float] | None) -> bool:
+    """No numbers or units, no generic words, and (in a catalogue large enough to tell) more specific
+    than a word found in GENERIC_SHARE of the listings (a phrase counts its words' IDF together)."""
+    words = [word for word in word_sequence(term) if word] or [term]
+    if all(word in GENERIC or word in UNITS or _NUMBER_OR_UNIT.match(word) for word in words):
+        return False
+    if not idf:
+        return True
+    # BM25's IDF is log1p((N - df + 0.5) / (df + 0.5)); a word seen once gives the largest, so N
+    # can be read back from it.
+    rarest = max(idf.values(), default=0.0)
+    listings = 1.5 * math.expm1(rarest) + 0.5
+    if listings < GENERIC_MIN_LISTINGS:
+        return True
+    df = GENERIC_SHARE * listings
+    floor = math.log1p((listings - df + 0.5) / (df + 0.5))
+    return sum(idf.get(word, rarest) for word in words) > floor
 
 
 def _term_pattern(term: str) -> str:
