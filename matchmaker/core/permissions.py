@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from matchmaker.core.errors import NotAllowed
-from models import ListingStatus, Role
+from models import ListingStatus, Role, Session
 
 ALL_ROLES = tuple(Role)
 STAFF_ROLES = frozenset({Role.STAFF, Role.ADMIN})
@@ -101,6 +101,18 @@ def can_view_listing(user: Any, listing: Any) -> bool:
     if listing.status in PUBLIC_STATUSES:
         return True
     return is_staff(user) or same_org(user, listing)
+
+
+def usable_listing(user: Any, model: Any, listing_id: Any) -> Any:
+    """The listing a form names by id, if it exists and the user may see it; None otherwise.
+
+    Every form that takes a listing id goes through this, so a typed number never reveals or links
+    a draft or another organization's unpublished listing.
+    """
+    if not isinstance(listing_id, int) or not 0 < listing_id < 2**31:
+        return None
+    listing = Session.get(model, listing_id)
+    return listing if listing is not None and can_view_listing(user, listing) else None
 
 
 def can_view_details(user: Any, listing: Any) -> bool:

@@ -206,10 +206,10 @@ def create(user: User, data: DealInput) -> Deal:
     """A broker opens a deal by hand (search, offline contact, a match they spotted)."""
     permissions.require(user, "deal.manage", _("Only brokers and staff follow deals."))
     errors: dict[str, list[str]] = {}
-    result = Session.get(ResearchResult, data.result_id) if data.result_id else None
+    result = permissions.usable_listing(user, ResearchResult, data.result_id)
     if result is None:
         errors["result_id"] = [_("No research result has this number.")]
-    need = Session.get(TechNeed, data.need_id) if data.need_id else None
+    need = permissions.usable_listing(user, TechNeed, data.need_id) if data.need_id else None
     if data.need_id and need is None:
         errors["need_id"] = [_("No technical need has this number.")]
     buyer_id = data.buyer_org_id or (need.organization_id if need is not None else None)

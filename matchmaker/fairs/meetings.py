@@ -24,7 +24,17 @@ from matchmaker.fairs.fairs import (
     require_staff,
 )
 from matchmaker.reference import INDUSTRY_DIVISIONS, INDUSTRY_SECTIONS, TECH_FIELDS
-from models import FairCheckIn, FairMeeting, FairParticipant, MeetingRequest, Session, User, utcnow
+from models import (
+    FairCheckIn,
+    FairMeeting,
+    FairParticipant,
+    MeetingRequest,
+    ResearchResult,
+    Session,
+    TechNeed,
+    User,
+    utcnow,
+)
 from models.fairs import (
     FairStatus,
     MeetingOutcome,
@@ -235,6 +245,7 @@ def send_request(actor: User, requester_id: int, recipient_id: int, message: str
         raise Conflict(_("A request between %(a)s and %(b)s is already waiting for an answer.",
                          a=requester.name, b=recipient.name))
     _check_cap(requester)
+    _check_listings(actor, (requester, recipient), result_id, need_id)
     fair = requester.fair
     req = MeetingRequest(fair_id=fair.id, requester_id=requester.id, recipient_id=recipient.id,
                          message=(message or "").strip(), result_id=result_id, need_id=need_id, score=score,
@@ -245,6 +256,21 @@ def send_request(actor: User, requester_id: int, recipient_id: int, message: str
     notices.request_sent(req)
     Session.commit()
     return req
+
+
+def _check_listings(actor: User, people: tuple[FairParticipant, ...], result_id: int | None,
+                    need_id: int | None) -> None:
+    """A request may name only listings the actor can see that belong to one of the two parties."""
+    orgs = {p.organization_id for p in people}
+    errors = {}
+    for field_name, model, listing_id in (("result_id", ResearchResult, result_id), ("need_id", TechNeed, need_id)):
+        if listing_id is None:
+            continue
+        listing = permissions.usable_listing(actor, model, listing_id)
+        if listing is None or listing.organization_id not in orgs:
+            errors[field_name] = [_("Choose a listing that one of the two parties brings to the fair.")]
+    if errors:
+        raise ValidationFailed(errors)
 
 
 def get_request(request_id: int) -> MeetingRequest:

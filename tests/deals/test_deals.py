@@ -129,6 +129,11 @@ def test_a_broker_opens_a_deal_by_hand(client, auth, people, make):
     bad = client.post("/deals/new?lang=en", data={"result_id": "99999", "buyer_org_id": str(people["firm"].id),
                                                   "origin": "offline", "stage": "introduced"})
     assert bad.status_code == 400 and "No research result has this number." in bad.get_data(as_text=True)
+    draft = make.result(owner=people["researcher"], title="未发布的草稿", status="draft")
+    hidden = client.post("/deals/new?lang=en", data={"result_id": str(draft.id), "buyer_org_id": str(people["firm"].id),
+                                                     "origin": "offline", "stage": "introduced"})
+    assert hidden.status_code == 400 and "No research result has this number." in hidden.get_data(as_text=True)
+    assert "未发布的草稿" not in hidden.get_data(as_text=True) and Session.query(Deal).count() == 0
     ok = client.post("/deals/new", data={"result_id": str(result.id), "buyer_org_id": str(people["firm"].id),
                                          "origin": "offline", "stage": "meeting_held"})
     assert ok.status_code == 302

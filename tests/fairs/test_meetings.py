@@ -5,7 +5,7 @@ from datetime import time, timedelta
 
 import pytest
 
-from matchmaker.core.errors import Conflict, NotAllowed
+from matchmaker.core.errors import Conflict, NotAllowed, ValidationFailed
 from matchmaker.fairs import fairs, meetings
 from models import FairMeeting, MeetingRequest, Role, Session, utcnow
 from models.fairs import ParticipantType
@@ -34,6 +34,23 @@ def test_request_accepted_becomes_a_meeting_to_schedule(world):
     assert (meeting.a_id, meeting.b_id, meeting.slot_id) == (world.research.id, world.company.id, None)
     with pytest.raises(Conflict):  # they already have a meeting
         meetings.send_request(world.enterprise, world.company.id, world.research.id, "再约")
+
+
+def test_a_request_names_only_listings_the_two_parties_bring(make, world):
+    """A third organization's listing, a draft, or a number that does not exist is refused."""
+    from models import ListingStatus
+
+    mine = world.research.listings[0].result
+    outsider = make.result(owner=make.user(Role.RESEARCHER), title="别人的成果")
+    draft = make.result(owner=world.researcher, title="未发布的草稿", status=ListingStatus.DRAFT)
+    for result_id in (outsider.id, 999_999, 2**40):
+        with pytest.raises(ValidationFailed):
+            meetings.send_request(world.enterprise, world.company.id, world.research.id, "", result_id=result_id)
+    with pytest.raises(ValidationFailed):  # the enterprise may not see the researcher's draft
+        meetings.send_request(world.enterprise, world.company.id, world.research.id, "", result_id=draft.id)
+    assert Session.query(MeetingRequest).count() == 0
+    req = meetings.send_request(world.enterprise, world.company.id, world.research.id, "", result_id=mine.id)
+    assert req.result_id == mine.id
 
 
 def test_declined_request_makes_no_meeting(world):
