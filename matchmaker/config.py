@@ -34,7 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "EXPIRY_REMINDER_DAYS": 14,
     "INTRODUCTION_EXPIRY_DAYS": 14,
     "INTRODUCTION_REMINDER_DAYS": 7,
-    "LOGIN_RATE_LIMIT": "10 per minute",
+    "LOGIN_RATE_LIMIT": "10 per minute",  # per address and account
+    "LOGIN_ACCOUNT_RATE_LIMIT": "30 per minute",  # per account, from any address
     "PASSWORD_RESET_MAX_AGE": 3600,
     "MAIL_SERVER": None,  # unset: mail is printed to the console (development)
     "MAIL_PORT": 25,

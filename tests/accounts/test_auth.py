@@ -177,6 +177,14 @@ class TestRateLimit:
         assert "<form" in page  # the login page itself, not a bare error
         assert _logged_in_name(client) is None
 
+    def test_one_venue_address_does_not_lock_out_other_accounts(self, client, make):
+        make.user(Role.RESEARCHER, email="r@example.cn")
+        make.user(Role.RESEARCHER, email="colleague@example.cn", name="同事")
+        for _ in range(4):
+            _login(client, "r@example.cn", "guess")
+        assert _login(client, "r@example.cn", PASSWORD).status_code == 429
+        assert _login(client, "colleague@example.cn", PASSWORD).status_code == 302
+
 
 # --- password reset ------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 
@@ -18,6 +19,10 @@ bp = Blueprint("auth", __name__, url_prefix="/account")
 
 def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _account_limit() -> str:
+    return current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"]
 
 
 def _show_errors(form: FlaskForm, error: ValidationFailed, field_map: dict[str, str] | None = None) -> None:
@@ -39,8 +44,19 @@ def too_many_attempts(_error):
     return render_template("auth/login.html", form=form, locked=True), 429
 
 
+def _login_key() -> str:
+    # Per address and account: a fair's attendees behind one venue Wi-Fi do not lock each other out,
+    # while guesses at one account from one address are still cut off.
+    return f"{get_remote_address()}|{(request.form.get('email') or '').strip().lower()[:254]}"
+
+
+def _account_key() -> str:
+    return (request.form.get("email") or "").strip().lower()[:254]
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_login_key)
+@limiter.limit(_account_limit, methods=["POST"], key_func=_account_key)  # the same account from many addresses
 def login():
     if current_user.is_authenticated:
         return redirect(local_url(request.args.get("next"), url_for("main.index")))
