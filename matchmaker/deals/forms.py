@@ -22,6 +22,7 @@ from wtforms.validators import InputRequired, NumberRange, Optional
 
 from matchmaker import reference
 from matchmaker.core.form_fields import REQUIRED, optional_int, parse_decimal, too_long
+from matchmaker.core.web import MAX_ID
 from matchmaker.deals import contracts
 from matchmaker.deals.deals import LOST_REASON_LABELS, ORIGIN_LABELS, STAGE_LABELS, label_choices
 from matchmaker.deals.introductions import MAX_MESSAGE, decline_reason_choices
@@ -62,9 +63,10 @@ class DeclineForm(FlaskForm):
 # --- deals ---------------------------------------------------------------------------------------
 
 class DealForm(FlaskForm):
-    result_id = IntegerField(_l("Research result number"), validators=[InputRequired(REQUIRED), NumberRange(min=1)],
-                             description=_l("The number in the result's address, e.g. 12 for /results/12."))
-    need_id = IntegerField(_l("Technical need number"), validators=[Optional(), NumberRange(min=1)])
+    result_id = IntegerField(_l("Research result number"),
+                             validators=[InputRequired(REQUIRED), NumberRange(min=1, max=MAX_ID)],
+                             description=_l("The number in the result's address, e.g. 12 for /result/12."))
+    need_id = IntegerField(_l("Technical need number"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
     buyer_org_id = SelectField(_l("Buyer"), coerce=optional_int, validate_choice=False,
                                description=_l("Leave empty to use the need's enterprise."))
     origin = SelectField(_l("Origin"), validators=[InputRequired(REQUIRED)])
@@ -173,9 +175,9 @@ class ContractForm(FlaskForm):
     buyer_entity_type = SelectField(_l("Buyer's legal-entity type"), validators=[Optional()])
     buyer_region = SelectField(_l("Buyer's region"), validate_choice=False,
                                description=_l("Filled from the organization when left empty."))
-    deal_id = IntegerField(_l("Deal number"), validators=[Optional()])
-    result_id = IntegerField(_l("Research result number"), validators=[Optional()])
-    need_id = IntegerField(_l("Technical need number"), validators=[Optional()])
+    deal_id = IntegerField(_l("Deal number"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
+    result_id = IntegerField(_l("Research result number"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
+    need_id = IntegerField(_l("Technical need number"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
     fair_id = SelectField(_l("Fair"), coerce=optional_int, validate_choice=False)
 
     def __init__(self, *args: Any, lang: str = "zh", organizations: list[tuple[int, str]] = (),

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from matchmaker.core import permissions
 from matchmaker.core.errors import DomainError, ValidationFailed
 from matchmaker.core.form_fields import apply_errors
-from matchmaker.core.web import XLSX_MIMETYPE, act, download, local_url, or_404, require
+from matchmaker.core.web import XLSX_MIMETYPE, act, download, form_id, form_number, local_url, or_404, require
 from matchmaker.fairs import fairs, participant_import, printouts
 from matchmaker.fairs import meetings as fair_meetings
 from matchmaker.fairs import report as fair_report
@@ -333,14 +333,12 @@ def suggestions(fair_id: int):
 def send_request(fair_id: int):
     fair = _fair(fair_id)
     form = RequestForm()
-    requester_id, recipient_id = form.requester_id.data, form.recipient_id.data
-    if not (requester_id or "").isdigit() or not (recipient_id or "").isdigit():
+    requester_id, recipient_id = form_id(form.requester_id.data), form_id(form.recipient_id.data)
+    if requester_id is None or recipient_id is None:
         abort(400)
-    score = float(form.score.data) if form.score.data else None
-    act(fair_meetings.send_request, current_user, int(requester_id), int(recipient_id), form.message.data or "",
-         result_id=int(form.result_id.data) if (form.result_id.data or "").isdigit() else None,
-         need_id=int(form.need_id.data) if (form.need_id.data or "").isdigit() else None, score=score,
-         success=_("Meeting request sent."))
+    act(fair_meetings.send_request, current_user, requester_id, recipient_id, form.message.data or "",
+         result_id=form_id(form.result_id.data), need_id=form_id(form.need_id.data),
+         score=form_number(form.score.data), success=_("Meeting request sent."))
     return redirect(url_for("fairs.suggestions", fair_id=fair.id, **{"as": requester_id}))
 
 

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from matchmaker.core import permissions
 from matchmaker.core.errors import DomainError, NotAllowed, NotFound, ValidationFailed
 from matchmaker.core.i18n import current_lang
-from matchmaker.core.web import local_url
+from matchmaker.core.web import form_id, form_number, local_url
 from matchmaker.listings import lifecycle
 from matchmaker.matching import feedback as match_feedback
 from matchmaker.matching import matches
@@ -87,13 +87,13 @@ def feedback():
     if not permissions.can(current_user, "match.feedback"):
         abort(403)
     back = local_url(request.form.get("next"), url_for("matching.search"))
-    try:
-        data = match_feedback.FeedbackInput(
-            need_id=int(request.form.get("need_id", "0")), result_id=int(request.form.get("result_id", "0")),
-            verdict=request.form.get("verdict", ""), reason=request.form.get("reason", ""),
-            note=request.form.get("note", ""), score=_float(request.form.get("score")))
-    except ValueError:
+    need_id, result_id = form_id(request.form.get("need_id")), form_id(request.form.get("result_id"))
+    if need_id is None or result_id is None:
         abort(400)
+    data = match_feedback.FeedbackInput(
+        need_id=need_id, result_id=result_id, verdict=request.form.get("verdict", ""),
+        reason=request.form.get("reason", ""), note=request.form.get("note", ""),
+        score=form_number(request.form.get("score")))
     try:
         match_feedback.record(current_user, data)
         flash(_("Thank you: your judgment of this match was saved."), "success")
@@ -104,13 +104,6 @@ def feedback():
     except DomainError as error:
         flash(error.message, "error")
     return redirect(back)
-
-
-def _float(text: str | None) -> float | None:
-    try:
-        return float(text) if text else None
-    except ValueError:
-        return None
 
 
 @bp.get("/matches/feedback/export.<any(csv,jsonl):fmt>")

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from matchmaker.core.errors import DomainError, NotAllowed, NotFound, ValidationFailed
 from matchmaker.core.form_fields import apply_errors
-from matchmaker.core.web import act, flash_errors, local_url, or_404
+from matchmaker.core.web import act, flash_errors, form_id, local_url, or_404
 from matchmaker.deals import introductions
 from matchmaker.deals.forms import AnswerForm, DeclineForm, IntroductionRequestForm
 from models import Role
@@ -59,10 +59,9 @@ def request_introduction():
         return redirect(back)
     try:
         data = introductions.RequestInput(
-            kind=form.kind.data or "", listing_id=int(form.listing_id.data or 0), message=form.message.data or "",
+            kind=form.kind.data or "", listing_id=form_id(form.listing_id.data) or 0, message=form.message.data or "",
             origin=form.origin.data or "search", counterpart_org_id=form.counterpart_org_id.data,
-            counterpart_listing_id=int(form.counterpart_listing_id.data) if (form.counterpart_listing_id.data or "")
-            .isdigit() else None)
+            counterpart_listing_id=form_id(form.counterpart_listing_id.data))
         introductions.request(current_user, data)
     except NotFound:
         abort(404)
