@@ -1,9 +1,10 @@
 """Honest confidence: turn a match's signals into the probability that a broker would call it relevant.
 
-A logistic model over query-independent features (raw cosine, the share of the need's informative
-terms a candidate contains, ...) fitted on judged pairs (`fit`), so 0.8 means "about eight in ten such
-suggestions were judged relevant" on any query, unlike the rank score, which is relative to the other
-candidates of one query. Pure numpy: the fitting runs offline (`flask eval --fit-calibration`).
+A logistic model over a match's signals (raw cosines of the whole need and of its title, the same
+rescaled within the query, BM25 share, industry credit) fitted on judged pairs (`fit`), so 0.8 means
+"about eight in ten such suggestions were judged relevant" on any query, unlike the rank score, which is
+relative to the other candidates of one query. Pure numpy; the fitting runs offline and the site loads
+the result (matchmaker/matching/calibration.json, docs/evaluation.md).
 """
 from __future__ import annotations
 

@@ -117,9 +117,6 @@ class BM25Index:
             for term in counter:
                 self._vocab.setdefault(term, len(self._vocab))
         self._weights, self.idf = self._weigh(counts)
-        self._column_idf = np.zeros(len(self._vocab), dtype=np.float64)
-        for term, column in self._vocab.items():
-            self._column_idf[column] = self.idf[term]
 
     @classmethod
     def build(cls, texts: Mapping[int, str], **options: float) -> BM25Index:
@@ -170,21 +167,6 @@ class BM25Index:
         rows = np.flatnonzero(scores > 0) if ids is None else self._rows(ids)
         rows = rows[scores[rows] > 0]
         return dict(zip(self._ids[rows].tolist(), scores[rows].tolist(), strict=True))
-
-    def coverage(self, query: str | Iterable[str], ids: Iterable[int]) -> dict[int, float]:
-        """Share of the query's IDF mass (its distinct indexed terms) that each document contains.
-
-        Unlike BM25, which grows with the query's length, this is comparable across queries: 1.0 means
-        every informative term of the query occurs in the document.
-        """
-        columns = self._query_columns(query)
-        wanted = [i for i in ids if i in self._row_of]
-        if not columns or not wanted:
-            return {i: 0.0 for i in wanted}
-        idf = np.asarray([self._column_idf[c] for c in columns], dtype=np.float64)
-        present = self._weights[self._rows(wanted)][:, columns] > 0
-        share = np.asarray(present.multiply(idf).sum(axis=1)).ravel() / idf.sum()
-        return dict(zip(wanted, share.tolist(), strict=True))
 
     def top(self, query: str | Iterable[str], k: int,
             allowed: Iterable[int] | None = None) -> list[tuple[int, float]]:
