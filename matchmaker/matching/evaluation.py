@@ -19,6 +19,7 @@ from flask import current_app
 
 from matchmaker.config import VAR_DIR
 from matchmaker.engine import ranking
+from matchmaker.engine.calibration import expected_calibration_error
 from matchmaker.engine.index import VectorIndex
 from matchmaker.engine.lexical import BM25Index
 from matchmaker.listings.search import match_terms
@@ -130,17 +131,11 @@ def calibration_report(estimates: list[tuple[str, str, float, bool]], qrels: dic
     relevant = sum(1 for q, d in strong if qrels[q][d] > 0)
     queries = {q for q, _d, _p, _s in estimates}
     strong_queries = {q for q, _d, _p, s in estimates if s}
-    error = 0.0
-    for b in range(bins):
-        low, high = b / bins, (b + 1) / bins
-        members = [(q, d, p) for q, d, p, _s in judged if low <= p < high or (b == bins - 1 and p == 1.0)]
-        if members:
-            mean_p = sum(p for _q, _d, p in members) / len(members)
-            rate = sum(1 for q, d, _p in members if qrels[q][d] > 0) / len(members)
-            error += len(members) / len(judged) * abs(mean_p - rate)
+    ece = expected_calibration_error([p for _q, _d, p, _s in judged],
+                                     [int(qrels[q][d] > 0) for q, d, _p, _s in judged], bins)
     return {"strong_precision": relevant / len(strong) if strong else None, "strong_labels": len(strong),
             "strong_queries": len(strong_queries) / len(queries) if queries else 0.0,
-            "ece": error if judged else None}
+            "ece": ece if judged else None}
 
 
 def _doc(item: EvalListing, kind: str) -> ranking.ListingDoc:
