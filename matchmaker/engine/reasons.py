@@ -36,10 +36,9 @@ def _candidates(a_text: str, b_text: str) -> set[str]:
     return {term for term in shared if len(term) > 1}
 
 
-def _specificity(idf: Mapping[str, float] | None) -> Callable[[str], float]:
+def _specificity(idf: Mapping[str, float] | None, rarest: float) -> Callable[[str], float]:
     if not idf:
         return lambda term: float(len(term))
-    rarest = max(idf.values(), default=1.0)
 
     def weight(term: str) -> float:
         # A phrase is as specific as its words together; unseen words count as the rarest.
@@ -56,10 +55,13 @@ def shared_terms(a_text: str, b_text: str, limit: int = 8,
     Specificity is the summed IDF of a term's words when ``idf`` is given, else its length.
     Stopwords and one-character terms never count.
     """
-    candidates = {t for t in _candidates(a_text, b_text) if _informative(t, idf)}
+    rarest = max(idf.values()) if idf else 0.0
+    specificity = _specificity(idf, rarest)
+    floor = _generic_floor(rarest) if idf else None
+    candidates = {t for t in _candidates(a_text, b_text)
+                  if not _says_nothing(t) and (floor is None or specificity(t) > floor)}
     # Only maximal terms: 预测性维护 makes 预测, 测性 and 维护 redundant whatever their IDF.
     maximal = [t for t in candidates if not any(t != other and t in other for other in candidates)]
-    specificity = _specificity(idf)
     return tuple(sorted(maximal, key=lambda t: (-specificity(t), -len(t), t))[:limit])
 
 
@@ -74,23 +76,21 @@ GENERIC_SHARE = 0.1  # a word in more than this share of the listings is generic
 GENERIC_MIN_LISTINGS = 50  # ...once there are enough listings to tell
 
 
-def _informative(term: str, idf: Mapping[str, float] | None) -> bool:
-    """No numbers or units, no generic words, and (in a catalogue large enough to tell) more specific
-    than a word found in GENERIC_SHARE of the listings (a phrase counts its words' IDF together)."""
+def _says_nothing(term: str) -> bool:
+    """Numbers, units and generic words, alone or together."""
     words = [word for word in word_sequence(term) if word] or [term]
-    if all(word in GENERIC or word in UNITS or _NUMBER_OR_UNIT.match(word) for word in words):
-        return False
-    if not idf:
-        return True
-    # BM25's IDF is log1p((N - df + 0.5) / (df + 0.5)); a word seen once gives the largest, so N
-    # can be read back from it.
-    rarest = max(idf.values(), default=0.0)
+    return all(word in GENERIC or word in UNITS or _NUMBER_OR_UNIT.match(word) for word in words)
+
+
+def _generic_floor(rarest: float) -> float | None:
+    """The specificity of a word found in GENERIC_SHARE of the listings; None in a catalogue too small
+    to tell. BM25's IDF is log1p((N - df + 0.5) / (df + 0.5)) and a word seen once has the largest, so
+    N can be read back from it."""
     listings = 1.5 * math.expm1(rarest) + 0.5
     if listings < GENERIC_MIN_LISTINGS:
-        return True
+        return None
     df = GENERIC_SHARE * listings
-    floor = math.log1p((listings - df + 0.5) / (df + 0.5))
-    return sum(idf.get(word, rarest) for word in words) > floor
+    return math.log1p((listings - df + 0.5) / (df + 0.5))
 
 
 def _term_pattern(term: str) -> str:
