@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from matchmaker.core.web import form_id, form_number
+from matchmaker.core.form_fields import form_id, form_number
 from models import Deal, Introduction, MatchFeedback, Role, Session
 
 HOSTILE = ["abc", "-1", "0", "99999999999999999999", "1e309", " ", "1.5", "NaN", "\x00"]

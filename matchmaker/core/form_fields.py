@@ -2,6 +2,7 @@
 optional ids, typed numbers, and showing a service's field errors on the form."""
 from __future__ import annotations
 
+import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -31,6 +32,24 @@ def optional_int(value: Any) -> int | None:
         return int(value) if value not in (None, "", "None") else None
     except (TypeError, ValueError):
         return None
+
+
+MAX_ID = 2**31 - 1  # the largest id any table holds
+
+
+def form_id(text: Any) -> int | None:
+    """A record number from a form or query: a positive integer a table can hold, else None."""
+    text = str(text if text is not None else "").strip()
+    return int(text) if text.isdigit() and len(text) <= 10 and 0 < int(text) <= MAX_ID else None
+
+
+def form_number(text: Any) -> float | None:
+    """A finite number from a form, else None ("1e309", "nan" and words give None)."""
+    try:
+        value = float(str(text).strip()) if text not in (None, "") else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) else None
 
 
 def parse_decimal(text: str | None) -> Decimal | None:

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from matchmaker.core.errors import NotAllowed
+from matchmaker.core.form_fields import MAX_ID
 from models import ListingStatus, Role, Session
 
 ALL_ROLES = tuple(Role)
@@ -109,10 +110,10 @@ def usable_listing(user: Any, model: Any, listing_id: Any) -> Any:
     Every form that takes a listing id goes through this, so a typed number never reveals or links
     a draft or another organization's unpublished listing.
     """
-    if not isinstance(listing_id, int) or not 0 < listing_id < 2**31:
+    if not isinstance(listing_id, int) or not 0 < listing_id <= MAX_ID:
         return None
     listing = Session.get(model, listing_id)
-    return listing if listing is not None and can_view_listing(user, listing) else None
+    return listing if listing is not None and can(user, "listing.view", listing) else None
 
 
 def can_view_details(user: Any, listing: Any) -> bool:

@@ -2,7 +2,6 @@
 file downloads, and running a service call for a button with its refusal flashed in words."""
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -48,24 +47,6 @@ def local_url(target: str | None, fallback: str) -> str:
     if parts.scheme or parts.netloc:
         return fallback
     return target
-
-
-MAX_ID = 2**31 - 1  # the largest id any table holds
-
-
-def form_id(text: Any) -> int | None:
-    """A record number from a form or query: a positive integer a table can hold, else None."""
-    text = str(text if text is not None else "").strip()
-    return int(text) if text.isdigit() and len(text) <= 10 and 0 < int(text) <= MAX_ID else None
-
-
-def form_number(text: Any) -> float | None:
-    """A finite number from a form, else None ("1e309", "nan" and words give None)."""
-    try:
-        value = float(str(text).strip()) if text not in (None, "") else None
-    except ValueError:
-        return None
-    return value if value is not None and math.isfinite(value) else None
 
 
 def download(body: Any, mimetype: str, filename: str) -> Response:

@@ -21,8 +21,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from matchmaker import reference
-from matchmaker.core.form_fields import REQUIRED, optional_int, parse_decimal, too_long
-from matchmaker.core.web import MAX_ID
+from matchmaker.core.form_fields import MAX_ID, REQUIRED, optional_int, parse_decimal, too_long
 from matchmaker.deals import contracts
 from matchmaker.deals.deals import LOST_REASON_LABELS, ORIGIN_LABELS, STAGE_LABELS, label_choices
 from matchmaker.deals.introductions import MAX_MESSAGE, decline_reason_choices

@@ -11,8 +11,8 @@ from flask_login import current_user, login_required
 
 from matchmaker.core import permissions
 from matchmaker.core.errors import DomainError, ValidationFailed
-from matchmaker.core.form_fields import apply_errors
-from matchmaker.core.web import XLSX_MIMETYPE, act, download, form_id, form_number, local_url, or_404, require
+from matchmaker.core.form_fields import apply_errors, form_id, form_number
+from matchmaker.core.web import XLSX_MIMETYPE, act, download, local_url, or_404, require
 from matchmaker.fairs import fairs, participant_import, printouts
 from matchmaker.fairs import meetings as fair_meetings
 from matchmaker.fairs import report as fair_report

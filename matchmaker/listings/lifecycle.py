@@ -117,8 +117,8 @@ def get_listing(kind: str, listing_id: int) -> Any:
 
 def get_visible(user: Any, kind: str, listing_id: int) -> Any:
     """The listing if `user` may see it at all (outsiders see published and closed ones)."""
-    listing = get_listing(kind, listing_id)
-    if not permissions.can(user, "listing.view", listing):
+    listing = permissions.usable_listing(user, listing_model(kind), listing_id) if kind in KINDS else None
+    if listing is None:
         raise NotFound(_("No such listing."))
     return listing
 

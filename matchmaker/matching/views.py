@@ -10,8 +10,9 @@ from flask_login import current_user, login_required
 
 from matchmaker.core import permissions
 from matchmaker.core.errors import DomainError, NotAllowed, NotFound, ValidationFailed
+from matchmaker.core.form_fields import form_id, form_number
 from matchmaker.core.i18n import current_lang
-from matchmaker.core.web import form_id, form_number, local_url
+from matchmaker.core.web import local_url
 from matchmaker.listings import lifecycle
 from matchmaker.matching import feedback as match_feedback
 from matchmaker.matching import matches

@@ -8,8 +8,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from matchmaker.core.errors import DomainError, NotAllowed, NotFound, ValidationFailed
-from matchmaker.core.form_fields import apply_errors
-from matchmaker.core.web import act, flash_errors, form_id, local_url, or_404
+from matchmaker.core.form_fields import apply_errors, form_id
+from matchmaker.core.web import act, flash_errors, local_url, or_404
 from matchmaker.deals import introductions
 from matchmaker.deals.forms import AnswerForm, DeclineForm, IntroductionRequestForm
 from models import Role
