@@ -20,7 +20,7 @@ def _refuse_nul() -> None:
     # PostgreSQL cannot store a NUL character; no real text contains one. Refuse a form that holds
     # one with a clear message instead of failing half-way through saving it. (Query strings are
     # never stored; search cleans them itself.)
-    if request.form and any("\x00" in value for value in request.form.values()):
+    if request.form and any("\x00" in value for values in request.form.listvalues() for value in values):
         abort(400, description=_("The form contained an invalid character (NUL). Remove it and send the form again."))
 
 
