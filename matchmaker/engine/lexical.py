@@ -99,66 +99,40 @@ def phrase_tokens(text: str) -> list[str]:
             for left, right in zip(sequence, sequence[1:], strict=False) if left and right]
 
 
-class BM25Index:
-    """Okapi BM25 over a fixed set of documents keyed by listing id.
+def bm25_weights(rows: np.ndarray, cols: np.ndarray, tf: np.ndarray, lengths: np.ndarray, n_terms: int,
+                 k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+    """Okapi BM25 weight of each (document row, term column, tf) posting, and the IDF of each column.
 
-    Per-document term weights are precomputed into a sparse matrix, so scoring a query is one
-    column slice and a row sum: milliseconds for tens of thousands of listings.
+    The one formula every BM25 index here uses (in float32), so in-memory and on-disk indexes over the
+    same documents score alike.
+    """
+    n_docs = len(lengths)
+    tf = np.asarray(tf, dtype=np.float32)
+    lengths = np.asarray(lengths, dtype=np.float32)
+    avg_length = float(lengths.mean()) if n_docs and lengths.mean() > 0 else 1.0
+    df = np.bincount(cols, minlength=n_terms).astype(np.float32)
+    idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+    norm = k1 * (1 - b + b * lengths[rows] / avg_length)
+    return idf[cols] * tf * (k1 + 1) / (tf + norm), idf
+
+
+class BM25Scoring:
+    """Queries over a BM25 index: subclasses give the score vector over their rows and the row ids.
+
+    ``_ids[row]`` is the listing id of a row; ``idf`` maps a term to its IDF.
     """
 
-    def __init__(self, doc_tokens: Mapping[int, Iterable[str]], k1: float = 1.5, b: float = 0.75):
-        self.k1 = k1
-        self.b = b
-        self._ids = np.fromiter(doc_tokens.keys(), dtype=np.int64, count=len(doc_tokens))
-        self._row_of = {int(listing_id): row for row, listing_id in enumerate(self._ids)}
-        counts = [Counter(tokens) for tokens in doc_tokens.values()]
-        self._vocab: dict[str, int] = {}
-        for counter in counts:
-            for term in counter:
-                self._vocab.setdefault(term, len(self._vocab))
-        self._weights, self.idf = self._weigh(counts)
-
-    @classmethod
-    def build(cls, texts: Mapping[int, str], **options: float) -> BM25Index:
-        """Tokenise and index {listing id: text}."""
-        return cls({listing_id: tokenize(text) for listing_id, text in texts.items()}, **options)
-
-    def _weigh(self, counts: list[Counter[str]]) -> tuple[sparse.csc_matrix, dict[str, float]]:
-        rows, cols, tfs = [], [], []
-        for row, counter in enumerate(counts):
-            for term, tf in counter.items():
-                rows.append(row)
-                cols.append(self._vocab[term])
-                tfs.append(tf)
-        n_docs, n_terms = len(counts), len(self._vocab)
-        tf = np.asarray(tfs, dtype=np.float32)
-        row_index = np.asarray(rows, dtype=np.int64)
-        col_index = np.asarray(cols, dtype=np.int64)
-        lengths = np.asarray([sum(c.values()) for c in counts], dtype=np.float32)
-        avg_length = float(lengths.mean()) if n_docs and lengths.mean() > 0 else 1.0
-        df = np.bincount(col_index, minlength=n_terms).astype(np.float32)
-        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
-        norm = self.k1 * (1 - self.b + self.b * lengths[row_index] / avg_length)
-        values = idf[col_index] * tf * (self.k1 + 1) / (tf + norm)
-        matrix = sparse.csc_matrix((values, (row_index, col_index)), shape=(n_docs, n_terms))
-        idf_map = {term: float(idf[col]) for term, col in self._vocab.items()}
-        return matrix, idf_map
+    _ids: np.ndarray
+    idf: Mapping[str, float]
 
     def __len__(self) -> int:
         return len(self._ids)
 
-    def _query_columns(self, query: str | Iterable[str]) -> list[int]:
-        tokens = tokenize(query) if isinstance(query, str) else query
-        return sorted({self._vocab[t] for t in tokens if t in self._vocab})
-
     def _score_vector(self, query: str | Iterable[str]) -> np.ndarray:
-        columns = self._query_columns(query)
-        if not columns or not len(self._ids):
-            return np.zeros(len(self._ids), dtype=np.float32)
-        return np.asarray(self._weights[:, columns].sum(axis=1)).ravel()
+        raise NotImplementedError
 
     def _rows(self, ids: Iterable[int]) -> np.ndarray:
-        return np.asarray([self._row_of[i] for i in ids if i in self._row_of], dtype=np.int64)
+        raise NotImplementedError
 
     def scores(self, query: str | Iterable[str],
                ids: Iterable[int] | None = None) -> dict[int, float]:
@@ -187,3 +161,58 @@ class BM25Index:
     def max_idf(self) -> float:
         n = len(self._ids)
         return math.log1p((n + 0.5) / 0.5)
+
+
+class BM25Index(BM25Scoring):
+    """Okapi BM25 over a fixed set of documents keyed by listing id, built in memory.
+
+    Per-document term weights are precomputed into a sparse matrix, so scoring a query is one
+    column slice and a row sum: milliseconds for tens of thousands of listings. Workers write the
+    site's index to disk instead (engine.lexical_store), with the same weights.
+    """
+
+    def __init__(self, doc_tokens: Mapping[int, Iterable[str]], k1: float = 1.5, b: float = 0.75):
+        self.k1 = k1
+        self.b = b
+        self._ids = np.fromiter(doc_tokens.keys(), dtype=np.int64, count=len(doc_tokens))
+        self._row_of = {int(listing_id): row for row, listing_id in enumerate(self._ids)}
+        counts = [Counter(tokens) for tokens in doc_tokens.values()]
+        self._vocab: dict[str, int] = {}
+        for counter in counts:
+            for term in counter:
+                self._vocab.setdefault(term, len(self._vocab))
+        self._weights, self.idf = self._weigh(counts)
+
+    @classmethod
+    def build(cls, texts: Mapping[int, str], **options: float) -> BM25Index:
+        """Tokenise and index {listing id: text}."""
+        return cls({listing_id: tokenize(text) for listing_id, text in texts.items()}, **options)
+
+    def _weigh(self, counts: list[Counter[str]]) -> tuple[sparse.csc_matrix, dict[str, float]]:
+        rows, cols, tfs = [], [], []
+        for row, counter in enumerate(counts):
+            for term, tf in counter.items():
+                rows.append(row)
+                cols.append(self._vocab[term])
+                tfs.append(tf)
+        n_docs, n_terms = len(counts), len(self._vocab)
+        row_index = np.asarray(rows, dtype=np.int64)
+        col_index = np.asarray(cols, dtype=np.int64)
+        lengths = np.asarray([sum(c.values()) for c in counts], dtype=np.float32)
+        values, idf = bm25_weights(row_index, col_index, np.asarray(tfs), lengths, n_terms, self.k1, self.b)
+        matrix = sparse.csc_matrix((values, (row_index, col_index)), shape=(n_docs, n_terms))
+        idf_map = {term: float(idf[col]) for term, col in self._vocab.items()}
+        return matrix, idf_map
+
+    def _query_columns(self, query: str | Iterable[str]) -> list[int]:
+        tokens = tokenize(query) if isinstance(query, str) else query
+        return sorted({self._vocab[t] for t in tokens if t in self._vocab})
+
+    def _score_vector(self, query: str | Iterable[str]) -> np.ndarray:
+        columns = self._query_columns(query)
+        if not columns or not len(self._ids):
+            return np.zeros(len(self._ids), dtype=np.float32)
+        return np.asarray(self._weights[:, columns].sum(axis=1)).ravel()
+
+    def _rows(self, ids: Iterable[int]) -> np.ndarray:
+        return np.asarray([self._row_of[i] for i in ids if i in self._row_of], dtype=np.int64)

@@ -1,24 +1,35 @@
-"""One vector index per side (results, needs), snapshotted under INDEX_DIR with a generation number.
+"""One vector index and one BM25 index per side (results, needs), written under INDEX_DIR per generation.
 
-Workers apply changes and announce each new snapshot in `index_states`; every other process notices the
-generation move on its next search and loads the new file. A missing or corrupt snapshot is rebuilt from
-the stored vectors (and logged), so the database is the only thing that must survive.
+Workers apply changes, write a new vector snapshot (`<side>-<model>-g<generation>-<tag>.faiss`) and the
+lexical index of the same generation beside it (the same name ending in `.lex`, a folder of memory-mapped
+arrays, see engine.lexical_store), and announce the generation in `index_states`. Every other process
+notices the generation move on its next search and opens the new files in the background, answering
+from the old generation meanwhile (engine.generations). A generation that cannot be read is logged and
+the old one kept; a process with nothing open rebuilds its vector index from the stored vectors (and
+serves no lexical matches until a readable generation exists), so the database is the only thing that
+must survive.
 """
 from __future__ import annotations
 
 import logging
 import re
+import shutil
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+from matchmaker.engine import lexical_store
+from matchmaker.engine.generations import GenerationReader
 from matchmaker.engine.index import CorruptSnapshotError, VectorIndex
+from matchmaker.engine.lexical_store import CorruptLexicalError, MappedBM25
 from matchmaker.listings.search import published_filter
 from matchmaker.matching import embedding
 from models import IndexState, ListingVector, Session, listing_model, utcnow
@@ -39,6 +50,8 @@ class LoadedIndex:
 # thread never mutates an index a request thread is searching.
 _readers: dict[tuple[str, str, str], LoadedIndex] = {}
 _writers: dict[tuple[str, str, str], LoadedIndex] = {}
+_vector_readers: dict[tuple[str, str, str], GenerationReader[VectorIndex]] = {}
+_lexical_readers: dict[tuple[str, str, str], GenerationReader[MappedBM25]] = {}
 _lock = threading.Lock()
 
 
@@ -98,17 +111,97 @@ def _load_snapshot(state: IndexState | None, side: str, model_name: str, dim: in
 
 
 def reader_index(side: str) -> VectorIndex:
-    """The side's index as last announced in the database (reloaded when the generation moved)."""
+    """The side's index as last announced in the database, or the previous one while the new one opens.
+
+    With nothing open and an announced snapshot that cannot be read, the index is rebuilt from the
+    stored vectors (logged); with nothing announced yet, it is built from them.
+    """
     info = embedding.get_embedder().info
     state = state_for(side, info.name)
     key = _key(side, info.name)
+    if state is None or not state.path:
+        with _lock:
+            loaded = _readers.get(key)
+            if loaded is None:
+                loaded = _readers[key] = _load_snapshot(state, side, info.name, info.dim)
+            return loaded.index
+    opened = _generation_reader(_vector_readers, key, _snapshot_opener(info.dim), f"{side} vector index")
+    found = opened.get(state.path)
+    if found is None:
+        found = _load_snapshot(state, side, info.name, info.dim).index
+        opened.put(state.path, found)
+    return found
+
+
+def _snapshot_opener(dim: int) -> Callable[[Path], VectorIndex]:
+    def open_snapshot(path: Path) -> VectorIndex:
+        index = VectorIndex.load(path)
+        if index.dim != dim:
+            raise CorruptSnapshotError(f"{path.name} has dimension {index.dim}, the model has {dim}")
+        return index
+
+    return open_snapshot
+
+
+def _generation_reader(readers: dict[tuple[str, str, str], GenerationReader[Any]], key: tuple[str, str, str],
+                       opener: Callable[[Path], Any], label: str, mapped: bool = False) -> GenerationReader[Any]:
+    """This process's reader of one index's generations (files named relative to INDEX_DIR).
+
+    A `mapped` index is read from its files while in use: once they are deleted, the next
+    generation opens before the process answers again.
+    """
     with _lock:
-        loaded = _readers.get(key)
-        wanted = state.path if state else None
-        if loaded is None or loaded.path != wanted:
-            loaded = _load_snapshot(state, side, info.name, info.dim)
-            _readers[key] = loaded
-        return loaded.index
+        reader = readers.get(key)
+        if reader is None:
+            folder = index_dir()  # captured: the background thread has no app context
+            reader = readers[key] = GenerationReader(
+                lambda name: opener(folder / name), label=label,
+                background=bool(current_app.config.get("INDEX_OPEN_IN_BACKGROUND", True)),
+                exists=(lambda name: (folder / name).exists()) if mapped else None)
+        return reader
+
+
+def lexical_name(snapshot: str) -> str:
+    """The lexical index folder of the generation whose vector snapshot is `snapshot`."""
+    return snapshot.removesuffix(".faiss") + ".lex"
+
+
+def reader_lexical(side: str) -> MappedBM25:
+    """The side's BM25 index of the announced generation, or of the previous one while that opens."""
+    state = state_for(side, embedding.get_embedder().info.name)
+    if state is None or not state.path:
+        return MappedBM25.empty()
+    opened = _generation_reader(_lexical_readers, _key(side, state.model_name),
+                                lambda path: MappedBM25.open(path), f"{side} lexical index", mapped=True)
+    return opened.get(lexical_name(state.path)) or MappedBM25.empty()
+
+
+def lexical_documents(side: str, ids: set[int] | None = None) -> dict[int, list[str]]:
+    """{listing id: BM25 tokens} of the side's searchable listings (their stored search tokens), or of
+    those among `ids`."""
+    model = listing_model(side)
+    stmt = sa.select(model.id, model.search_text).where(*searchable_filter(model))
+    if ids is not None:
+        stmt = stmt.where(model.id.in_(sorted(ids)))
+    return {row.id: (row.search_text or "").split() for row in Session.execute(stmt)}
+
+
+def _write_lexical(side: str, name: str, previous: str | None, changed: set[int] | None) -> None:
+    """Generation `name`'s lexical index: the previous generation's with the `changed` listings read
+    again, or built from every searchable listing (a rebuild, or a previous one that cannot be read)."""
+    target = index_dir() / lexical_name(name)
+    if changed is not None and previous:
+        try:
+            base = MappedBM25.open(index_dir() / lexical_name(previous))
+        except (OSError, CorruptLexicalError) as error:
+            log.warning("lexical index of %s cannot be read (%s): building the %s lexical index from the database",
+                        previous, error, side)
+        else:
+            docs = lexical_documents(side, changed)
+            merged = lexical_store.merge_arrays(base, docs, changed - set(docs), base.k1, base.b)
+            lexical_store.write_arrays(target, merged, base.k1, base.b)
+            return
+    lexical_store.write(target, lexical_documents(side))
 
 
 def _locked_state(side: str, model_name: str, dim: int) -> IndexState:
@@ -145,7 +238,7 @@ def apply_changes(side: str, upserts: dict[int, np.ndarray], removals: set[int])
     if upserts:
         ids = np.fromiter(upserts, dtype=np.int64, count=len(upserts))
         loaded.index.upsert(ids, np.stack([upserts[i] for i in ids.tolist()]))
-    _save(state, side, info.name, loaded)
+    _save(state, side, info.name, loaded, lexical_changes=set(upserts) | removals)
     _writers[_key(side, info.name)] = loaded
     return state
 
@@ -181,10 +274,30 @@ def rebuild(side: str) -> IndexState:
     return state
 
 
-def _save(state: IndexState, side: str, model_name: str, loaded: LoadedIndex) -> None:
+def repair_lexical(side: str) -> bool:
+    """Rebuild the side's indexes from the database if the announced lexical index cannot be read
+    (the periodic reconcile checks); True if it did. Readers keep the previous generation meanwhile."""
+    state = state_for(side, embedding.get_embedder().info.name)
+    if state is None or not state.path:
+        return False
+    try:
+        MappedBM25.open(index_dir() / lexical_name(state.path))
+        return False
+    except (OSError, CorruptLexicalError) as error:
+        log.warning("lexical index of %s cannot be read (%s): rebuilding the %s indexes from the database",
+                    state.path, error, side)
+    rebuild(side)
+    return True
+
+
+def _save(state: IndexState, side: str, model_name: str, loaded: LoadedIndex,
+          lexical_changes: set[int] | None = None) -> None:
+    """Write the generation's vector snapshot and lexical index (merged from the previous generation's
+    when `lexical_changes` names the listings that changed, else built from all) and announce them."""
     slug = re.sub(r"[^A-Za-z0-9]+", "-", model_name).strip("-")[:60]
     name = f"{side}-{slug}-g{state.generation:08d}-{uuid.uuid4().hex[:8]}.faiss"
     loaded.index.save(index_dir() / name)
+    _write_lexical(side, name, state.path, lexical_changes)
     loaded.path = name
     state.path, state.count, state.built_at, state.dim = name, len(loaded.index), utcnow(), loaded.index.dim
     Session.flush()
@@ -192,9 +305,18 @@ def _save(state: IndexState, side: str, model_name: str, loaded: LoadedIndex) ->
 
 
 def _prune(side: str, slug: str) -> None:
+    # A reader still mapping a deleted lexical folder keeps its pages until it moves on (POSIX).
     snapshots = sorted(index_dir().glob(f"{side}-{slug}-g*.faiss"), key=lambda p: p.stat().st_mtime)
     for old in snapshots[:-KEEP_SNAPSHOTS]:
         old.unlink(missing_ok=True)
+        shutil.rmtree(index_dir() / lexical_name(old.name), ignore_errors=True)
+    # Temporary files of a writer killed mid-write: this transaction holds the side's state row
+    # lock, so no other writer of the side is writing now.
+    for leftover in index_dir().glob(f".{side}-{slug}-g*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
 
 
 def forget_loaded() -> None:
@@ -202,3 +324,5 @@ def forget_loaded() -> None:
     with _lock:
         _readers.clear()
         _writers.clear()
+        _vector_readers.clear()
+        _lexical_readers.clear()
