@@ -1,0 +1,94 @@
+"""Personal API tokens: create (the secret is shown once), list, revoke, and authenticate a request.
+
+A token acts for its user with the user's own permissions; its scopes only narrow them: "read" for
+safe methods, "write" for the rest. Tokens expire (a year by default) and die with the user's
+deactivation; a revoked token stops working on the next request.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from matchmaker.core import audit, permissions
+from matchmaker.core.errors import NotFound, ValidationFailed
+from models import ApiToken, Session, User, aware, utcnow
+
+PREFIX = "mm_"
+SCOPES = ("read", "write")
+DEFAULT_DAYS = 365
+MAX_TOKENS = 20
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def create(user: User, name: str, scopes: list[str], days: int = DEFAULT_DAYS) -> tuple[ApiToken, str]:
+    """A new token for `user`; returns it and its secret, which is never stored or shown again."""
+    errors: dict[str, list[str]] = {}
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        errors["name"] = [_("Name the token (up to 100 characters), e.g. the program that will use it.")]
+    scopes = [s for s in SCOPES if s in (scopes or [])]
+    if not scopes:
+        errors["scopes"] = [_("Choose what the token may do: read, write or both.")]
+    if not 1 <= int(days) <= 3 * 365:
+        errors["days"] = [_("A token lasts from 1 day to 3 years.")]
+    if len(list_for(user)) >= MAX_TOKENS:
+        errors["name"] = [_("You have %(n)s active tokens already; revoke one first.", n=MAX_TOKENS)]
+    if errors:
+        raise ValidationFailed(errors)
+    secret = PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, name=name, token_hash=_hash(secret), prefix=secret[:10], scopes=scopes,
+                     expires_at=utcnow() + timedelta(days=int(days)))
+    Session.add(token)
+    Session.flush()
+    audit.record(user.id, "api_token.create", token, {"name": [None, name], "scopes": [None, scopes]})
+    Session.commit()
+    return token, secret
+
+
+def list_for(user: User) -> list[ApiToken]:
+    """The user's tokens that still work, newest first."""
+    return list(Session.scalars(sa.select(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > utcnow())
+        .order_by(ApiToken.id.desc())))
+
+
+def list_all() -> list[ApiToken]:
+    return list(Session.scalars(sa.select(ApiToken).where(ApiToken.revoked_at.is_(None))
+                                .order_by(ApiToken.id.desc())))
+
+
+def revoke(actor: User, token_id: int) -> ApiToken:
+    """Revoke one of the actor's tokens (staff: anyone's); effective on the next request."""
+    token = Session.get(ApiToken, token_id) if isinstance(token_id, int) else None
+    if token is None or not (token.user_id == actor.id or permissions.is_staff(actor)):
+        raise NotFound(_("No such token."))
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        audit.record(actor.id, "api_token.revoke", token, {"name": [token.name, None]})
+        Session.commit()
+    return token
+
+
+def authenticate(header: str | None, ip: str | None) -> tuple[User, ApiToken] | None:
+    """The user and token named by an "Authorization: Bearer <token>" header, or None when it names no
+    working token (unknown, revoked, expired, or its user deactivated)."""
+    scheme, _sep, secret = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.startswith(PREFIX) or len(secret) > 200:
+        return None
+    token = Session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _hash(secret.strip())))
+    now = utcnow()
+    if token is None or token.revoked_at is not None or aware(token.expires_at) <= now:
+        return None
+    user = Session.get(User, token.user_id)
+    if user is None or not user.active:
+        return None
+    token.last_used_at, token.last_used_ip = now, (ip or "")[:45] or None
+    Session.commit()
+    return user, token
