@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 MODEL_DIR := var/models/multilingual-e5-small
 BENCH ?=
 
-.PHONY: run test install model translations db services browser bench lint clean
+.PHONY: run test test-fast install model translations db services browser bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,12 +50,17 @@ test: install model translations services browser
 	$(PY) -m pytest -q
 	TEST_DATABASE=postgresql $(PY) -m pytest -q -m "not browser and not integration" --ignore=tests/engine --ignore=tests/reference
 
+# The inner loop: SQLite only, without the browser, the real worker and the slow model tests.
+test-fast: install model translations
+	$(PY) -m pytest -q -m "not browser and not integration and not slow"
+
 bench: install model
 	@if [ -n "$(BENCH)" ]; then $(PY) benchmarks/$(BENCH).py; \
-	else for b in embed query pipeline stats scheduler; do [ -f benchmarks/$$b.py ] && $(PY) benchmarks/$$b.py; done; fi
+	else for b in embed query pipeline stats scheduler lexical; do [ -f benchmarks/$$b.py ] && $(PY) benchmarks/$$b.py; done; fi
 
 lint: install
 	$(VENV)/bin/ruff check matchmaker models workers scripts tests benchmarks
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf var/matchmaker.db* var/index

@@ -36,7 +36,9 @@ DEFAULTS: dict[str, Any] = {
     "INTRODUCTION_REMINDER_DAYS": 7,
     "LOGIN_RATE_LIMIT": "10 per minute",  # per address and account
     "LOGIN_ACCOUNT_RATE_LIMIT": "30 per minute",  # per account, from any address
+    "RATELIMIT_HEADERS_ENABLED": True,  # limited answers say when to retry (Retry-After)
     "PASSWORD_RESET_MAX_AGE": 3600,
+    "SITE_URL": "http://127.0.0.1:5000",  # where links in mail sent by background jobs point
     "MAIL_SERVER": None,  # unset: mail is printed to the console (development)
     "MAIL_PORT": 25,
     "MAIL_USE_TLS": False,
@@ -47,6 +49,9 @@ DEFAULTS: dict[str, Any] = {
     "EMBEDDING_BACKEND": "auto",
     "INDEX_DIR": str(VAR_DIR / "index"),
     "EXACT_SEARCH_MAX": 50000,
+    # Web processes open a new index generation in a background thread, answering from the old one
+    # meanwhile; False opens it on the request that notices it (tests, scripts).
+    "INDEX_OPEN_IN_BACKGROUND": True,
     # Tuned on judged real needs (docs/evaluation.md); dense_title is the need's title on its own.
     "MATCH_WEIGHTS": {"dense": 0.3, "dense_title": 0.4, "lexical": 0.2, "structured": 0.15},
     "MATCH_CALIBRATION": None,  # a calibration JSON; None = matchmaker/matching/calibration.json
@@ -103,3 +108,8 @@ def _finish(config: Any) -> None:
     config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
     config["RATELIMIT_STORAGE_URI"] = config.get("REDIS_URL") or "memory://"
+    if config.get("REDIS_URL"):
+        # Redis down must not stop log-in: the limiter counts in memory meanwhile (and logs the switch),
+        # and gives up on Redis after a second instead of hanging the request.
+        config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+        config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1})

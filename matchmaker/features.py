@@ -3,6 +3,6 @@ blueprints, commands, event listeners, access checks and background jobs. Nothin
 being imported."""
 from __future__ import annotations
 
-from matchmaker import accounts, deals, demo, fairs, imports, listings, main, matching, stats
+from matchmaker import accounts, api, deals, demo, fairs, imports, listings, main, matching, stats
 
-FEATURES = (main, accounts, listings, imports, matching, deals, stats, fairs, demo)
+FEATURES = (main, accounts, listings, imports, matching, deals, stats, fairs, demo, api)

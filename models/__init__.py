@@ -1,6 +1,7 @@
 """SQLAlchemy models shared by the web app and the workers. Imports nothing of matchmaker or workers."""
+from models.api import ApiToken, IdempotentRequest, Webhook, WebhookDelivery
 from models.audit import AuditLog
-from models.base import Base, utcnow
+from models.base import MAX_ID, Base, aware, utcnow
 from models.db import Session, configure
 from models.deals import (
     DEAL_STAGE_ORDER,
@@ -42,6 +43,7 @@ from models.notification import Notification
 from models.org import Organization, OrgKind, Role, User
 
 __all__ = [
+    "MAX_ID", "aware", "ApiToken", "IdempotentRequest", "Webhook", "WebhookDelivery",
     "DEAL_STAGE_ORDER", "Contract", "Deal", "DealNote", "DealOrigin", "DealStage", "DealStageChange",
     "DeclineReason", "Introduction", "IntroductionStatus", "LostReason",
     "FeedbackReason", "IndexState", "ListingVector", "MatchFeedback", "OutboxEvent", "Verdict",

@@ -16,9 +16,19 @@ NAMING_CONVENTION = {
 }
 
 
+MAX_ID = 2**31 - 1  # the largest id any table holds (PostgreSQL integer); a larger number names nothing
+
+
 def utcnow() -> datetime:
     """Timezone-aware now; stored as UTC everywhere."""
     return datetime.now(UTC)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything is stored as UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 class Base(so.DeclarativeBase):

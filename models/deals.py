@@ -23,12 +23,16 @@ class IntroductionStatus(StrEnum):
 
 
 class DeclineReason(StrEnum):
-    """Inpart's feedback categories for a declined introduction, plus other."""
+    """Why an owner declined an introduction: Inpart's feedback categories for an enterprise turning
+    down a technology, the research side's own reasons for turning down an enterprise, and other."""
 
     TOO_EARLY = "too_early"
     BENEFIT_UNCLEAR = "benefit_unclear"
     ROUTE_TO_MARKET_UNCLEAR = "route_to_market_unclear"
     DESCRIPTION_UNCLEAR = "description_unclear"
+    NOT_A_FIT = "not_a_fit"            # research side: the result does not answer this need
+    NOT_AVAILABLE = "not_available"    # research side: licensed or committed elsewhere
+    NO_CAPACITY = "no_capacity"        # research side: cannot take on the work now
     OTHER = "other"
 
 

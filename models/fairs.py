@@ -254,6 +254,8 @@ class MeetingRequest(Base):
 
     requester: so.Mapped[FairParticipant] = so.relationship(foreign_keys=[requester_id])
     recipient: so.Mapped[FairParticipant] = so.relationship(foreign_keys=[recipient_id])
+    result: so.Mapped[ResearchResult | None] = so.relationship()
+    need: so.Mapped[TechNeed | None] = so.relationship()
 
     __table_args__ = (sa.CheckConstraint("requester_id <> recipient_id", name="distinct_parties"),)
 

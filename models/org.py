@@ -71,6 +71,10 @@ class User(TimestampMixin, Base):
     # Part of every session and remember-me cookie; raising it ends them all (logout, password
     # reset, "sign out everywhere").
     session_version: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    # New strong matches for the user's listings: "instant", "daily" (one digest a day), "weekly" or
+    # "off" (no bell entries, no mail); see core.notifications.MATCH_NOTICES.
+    match_notices: so.Mapped[str] = so.mapped_column(sa.String(10), default="daily", server_default="daily")
+    digest_sent_at: so.Mapped[datetime | None]
 
     organization: so.Mapped[Organization | None] = so.relationship(
         back_populates="users", foreign_keys=[organization_id])

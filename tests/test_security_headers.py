@@ -14,6 +14,9 @@ def test_every_page_refuses_framing_and_sniffing(client):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
     assert "Strict-Transport-Security" not in response.headers  # only in production, behind HTTPS
+    # Scripts only from the site's own files: an injected <script> or onerror= does not run.
+    script_src = next(d for d in response.headers["Content-Security-Policy"].split(";") if "script-src" in d)
+    assert script_src.split() == ["script-src", "'self'"]
 
 
 def test_a_nul_character_in_a_form_is_refused_with_a_clear_message_and_nothing_is_saved(client, auth, make):

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from matchmaker.accounts import memberships, organizations
-from matchmaker.core import audit, mail
+from matchmaker.core import audit, mail, notifications
 from matchmaker.core.errors import NotAllowed, NotFound, ValidationFailed
 from matchmaker.core.passwords import hash_password, verify_password
 from matchmaker.core.permissions import require
@@ -170,13 +170,17 @@ def end_sessions(user: User, actor_id: int | None, commit: bool = True) -> None:
 
 # --- profile and administration ---------------------------------------------------------------
 
-def update_profile(user: User, name: str, phone: str | None, locale: str | None) -> User:
+def update_profile(user: User, name: str, phone: str | None, locale: str | None,
+                   match_notices: str | None = None) -> User:
     if not (name or "").strip():
         raise ValidationFailed({"name": [_("Enter your name.")]})
     if locale and locale not in current_app.config["LANGUAGES"]:
         raise ValidationFailed({"locale": [_("Choose one of the languages offered.")]})
+    if match_notices is not None and match_notices not in notifications.MATCH_NOTICES:
+        raise ValidationFailed({"match_notices": [_("Choose one of the options offered.")]})
     changes = audit.apply(user, {"name": name.strip(), "phone": (phone or "").strip() or None,
-                                 "locale": locale or None})
+                                 "locale": locale or None,
+                                 "match_notices": match_notices or user.match_notices or "daily"})
     if changes:
         audit.record(user.id, "user.profile", user, changes)
     Session.commit()
@@ -210,6 +214,13 @@ def set_role(actor: User, user_id: int, role: str) -> User:
     if changes:
         audit.record(actor.id, "user.role", user, changes)
     Session.commit()
+    return user
+
+
+def sign_out_everywhere(actor: User, user_id: int) -> User:
+    """Staff end every session of an account (a lost laptop, a shared password) without deactivating it."""
+    user = _managed_user(actor, user_id)
+    end_sessions(user, actor.id)
     return user
 
 

@@ -7,10 +7,12 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Wire the cross-cutting pieces; features are wired after this by matchmaker.features."""
-    from matchmaker.core import error_pages, jobs, notifications, security, templating
+    from matchmaker.core import error_pages, jobs, notifications, security, templating, web, webhooks
 
+    app.url_map.converters["int"] = web.RecordNumber  # before any feature adds its routes
     templating.init_app(app)
     security.init_app(app)
     error_pages.init_app(app)
     jobs.init_app(app)
     jobs.register(app, "notifications.email_digest", notifications.send_digest, every=3600)
+    jobs.register(app, "webhooks.deliver", webhooks.deliver_due, every=30)

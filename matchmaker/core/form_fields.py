@@ -13,6 +13,7 @@ from wtforms.validators import Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from matchmaker.core.errors import DomainError, ValidationFailed
+from models import MAX_ID
 
 REQUIRED = _l("This field is required.")
 
@@ -21,20 +22,25 @@ def too_long(limit: int) -> Length:
     return Length(max=limit, message=_l("At most %(max)d characters."))
 
 
+class CheckboxList(ListWidget):
+    """One row per option, the box before its label and no bullet (the `checks` style in site.css)."""
+
+    def __call__(self, field: Any, **kwargs: Any) -> Any:
+        kwargs["class"] = f"checks {kwargs.get('class', '')}".strip()
+        return super().__call__(field, **kwargs)
+
+
 class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
+    widget = CheckboxList(prefix_label=False)
     option_widget = CheckboxInput()
 
 
 def optional_int(value: Any) -> int | None:
-    """Coerce for selects whose empty choice means "none"."""
-    try:
-        return int(value) if value not in (None, "", "None") else None
-    except (TypeError, ValueError):
-        return None
-
-
-MAX_ID = 2**31 - 1  # the largest id any table holds
+    """Coerce for id selects whose empty choice means "none": a record number a table can hold, else None
+    (a hand-made post with "99999999999999999999" must not reach the database)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 < value <= MAX_ID else None
+    return form_id(value) if value not in (None, "", "None") else None
 
 
 def form_id(text: Any) -> int | None:

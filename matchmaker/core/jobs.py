@@ -20,7 +20,6 @@ from models import Job, JobStatus, Session, utcnow
 log = logging.getLogger(__name__)
 
 _executor: ThreadPoolExecutor | None = None
-_celery_client: Any = None
 
 
 def init_app(app: Flask) -> None:
@@ -49,14 +48,46 @@ def mode() -> str:
     return current_app.extensions["matchmaker.jobs"]["mode"]
 
 
+BROKER_TIMEOUT = 1.0  # seconds a web request may wait for Redis before it gives the work to the outbox
+
+
 def _client() -> Any:
-    global _celery_client
-    if _celery_client is None:
+    """A send-only Celery client that fails fast: with Redis down, a publish must answer at once (the
+    outbox and the periodic reconciliation deliver the work later), not retry the broker for ~20 s."""
+    state = current_app.extensions["matchmaker.jobs"]
+    if state.get("client") is None:
         from celery import Celery
 
         url = current_app.config["REDIS_URL"]
-        _celery_client = Celery("matchmaker-client", broker=url, backend=url)
-    return _celery_client
+        timeout = float(current_app.config.get("BROKER_TIMEOUT", BROKER_TIMEOUT))
+        client = Celery("matchmaker-client", broker=url)
+        client.conf.update(
+            broker_connection_timeout=timeout,
+            broker_connection_retry=False,
+            broker_connection_max_retries=0,
+            broker_transport_options={"socket_connect_timeout": timeout, "socket_timeout": timeout,
+                                      "max_retries": 0},
+            task_publish_retry=False,
+        )
+        state["client"] = client
+    return state["client"]
+
+
+def broker_status() -> dict[str, Any]:
+    """Whether the job queue (Redis) answers, for the staff status page; never raises."""
+    if mode() != "celery":
+        return {"mode": "inprocess", "ok": True, "error": None}
+    import redis
+
+    timeout = float(current_app.config.get("BROKER_TIMEOUT", BROKER_TIMEOUT))
+    try:
+        client = redis.Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=timeout,
+                                      socket_timeout=timeout)
+        client.ping()
+        client.close()
+        return {"mode": "celery", "ok": True, "error": None}
+    except Exception as exc:  # any failure to reach it is an outage to show
+        return {"mode": "celery", "ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
 
 
 def dispatch(name: str, *args: Any) -> None:
@@ -68,7 +99,7 @@ def dispatch(name: str, *args: Any) -> None:
         return
     if mode() == "celery":
         try:
-            _client().send_task(name, args=list(args))
+            _client().send_task(name, args=list(args), retry=False)
         except Exception:  # broker down: periodic reconciliation will pick the work up
             log.warning("could not enqueue %s%r; it will be retried by reconciliation", name, args)
         return

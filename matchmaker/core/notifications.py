@@ -4,16 +4,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from matchmaker.core import mail
 from matchmaker.core.errors import NotFound
-from models import Notification, Session, User, utcnow
+from models import Notification, Session, User, aware, utcnow
 
 
 def N_(message: str) -> str:
@@ -42,6 +44,7 @@ MESSAGES: dict[str, str] = {
     "membership.requested": N_('%(name)s asked to join %(organization)s'),
     "membership.approved": N_('You are now a member of %(organization)s'),
     "membership.rejected": N_('Your request to join %(organization)s was not approved'),
+    "webhook.disabled": N_('Webhook deliveries to %(title)s kept failing, so the webhook was switched off'),
     "fair.meeting.unscheduled": N_('Your meeting with %(other)s at "%(fair)s" on %(at)s was taken out of the '
                                    'schedule; staff will give it a new time'),
 }
@@ -97,6 +100,16 @@ def for_user(user: Any, page: int = 1, per_page: int = 20) -> Page:
     return Page(items, number, pages, unread)
 
 
+def window(user: Any, offset: int, limit: int) -> tuple[list[Notification], int]:
+    """`limit` of the user's notifications from `offset`, newest first, and how many are unread."""
+    rows = list(Session.scalars(sa.select(Notification).where(Notification.user_id == user.id)
+                                .order_by(Notification.created_at.desc(), Notification.id.desc())
+                                .offset(offset).limit(limit)))
+    unread = Session.scalar(sa.select(sa.func.count()).select_from(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+    return rows, unread
+
+
 def mark_read(user: Any, notification_id: int) -> Notification:
     """Mark one of the user's notifications read (idempotent); returns it for its link."""
     row = Session.get(Notification, notification_id)
@@ -118,10 +131,52 @@ def mark_all_read(user: Any) -> int:
 
 _DIGEST_SUBJECT = N_("New matches for your listings")
 _DIGEST_INTRO = N_("These new matches were found for your listings since the last message:")
+_DIGEST_LISTING = N_('For "%(title)s":')
+_DIGEST_FOOTER = N_("You get these messages %(cadence)s. Change that on your profile page, or stop them "
+                    "with this link: %(url)s")
+
+# How often a user hears of new strong matches: the minimum time between two mails (None: never).
+MATCH_NOTICES: dict[str, timedelta | None] = {
+    "instant": timedelta(0), "daily": timedelta(hours=23), "weekly": timedelta(days=6, hours=23), "off": None}
+MATCH_NOTICE_LABELS = {"instant": N_("as soon as they are found"), "daily": N_("at most once a day"),
+                       "weekly": N_("at most once a week"), "off": N_("never")}
+_UNSUBSCRIBE_SALT = "match-notices-off"
+
+
+def unsubscribe_token(user: User) -> str:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_UNSUBSCRIBE_SALT).dumps({"uid": user.id})
+
+
+def unsubscribe(token: str) -> User:
+    """Turn match notices off for the user a mailed link names (no log-in needed, as mail clients open it)."""
+    try:
+        data = URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_UNSUBSCRIBE_SALT).loads(token)
+    except BadSignature:
+        raise NotFound(_("This link is not valid.")) from None
+    user = Session.get(User, int(data.get("uid", 0))) if isinstance(data, dict) else None
+    if user is None:
+        raise NotFound(_("This link is not valid."))
+    user.match_notices = "off"
+    Session.commit()
+    return user
+
+
+def wants_match_notices(user: User) -> bool:
+    return MATCH_NOTICES.get(user.match_notices or "daily", MATCH_NOTICES["daily"]) is not None
+
+
+def _due(user: User, now: Any) -> bool:
+    gap = MATCH_NOTICES.get(user.match_notices or "daily", MATCH_NOTICES["daily"])
+    if gap is None:
+        return False
+    last = aware(user.digest_sent_at)
+    return last is None or now - last >= gap
 
 
 def send_digest() -> int:
-    """One email per user listing their new, unmailed match notifications (only when SMTP is set up)."""
+    """One email per user whose cadence is due, with their new, unmailed match notifications grouped
+    by their own listing (only when SMTP is set up). A user's rows wait until their digest is due;
+    rows of users who turned notices off, or cannot be mailed, are marked and never sent."""
     if not mail.enabled():
         return 0
     rows = list(Session.scalars(sa.select(Notification).where(
@@ -131,15 +186,28 @@ def send_digest() -> int:
     for row in rows:
         by_user.setdefault(row.user_id, []).append(row)
     sent = 0
+    now = utcnow()
     for user_id, items in by_user.items():
         user = Session.get(User, user_id)
-        now = utcnow()
+        reachable = user is not None and user.active and user.email and wants_match_notices(user)
+        if reachable and not _due(user, now):
+            continue  # kept for the next digest
         for row in items:
-            row.emailed_at = now  # marked even for inactive users: they are not mailed later either
-        if user is None or not user.active or not user.email:
+            row.emailed_at = now
+        if not reachable:
             continue
+        user.digest_sent_at = now
         with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
-            lines = [_(_DIGEST_INTRO), ""] + [f"- {render(row)}" for row in items]
+            lines = [_(_DIGEST_INTRO)]
+            by_listing: dict[str, list[Notification]] = {}
+            for row in items:
+                by_listing.setdefault(str((row.params or {}).get("title") or ""), []).append(row)
+            for title, group in by_listing.items():
+                lines += ["", _(_DIGEST_LISTING, title=title)]
+                lines += [f"- {(row.params or {}).get('other_title', '')}" for row in group]
+            url = f"{current_app.config['SITE_URL'].rstrip('/')}/notifications/off/{unsubscribe_token(user)}"
+            cadence = _(MATCH_NOTICE_LABELS.get(user.match_notices or "daily", MATCH_NOTICE_LABELS["daily"]))
+            lines += ["", _(_DIGEST_FOOTER, cadence=cadence, url=url)]
             mail.send(user.email, _(_DIGEST_SUBJECT), "\n".join(lines))
         sent += 1
     Session.commit()

@@ -7,8 +7,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from matchmaker.core.errors import NotAllowed
-from matchmaker.core.form_fields import MAX_ID
-from models import ListingStatus, Role, Session
+from models import MAX_ID, ListingStatus, Role, Session
 
 ALL_ROLES = tuple(Role)
 STAFF_ROLES = frozenset({Role.STAFF, Role.ADMIN})

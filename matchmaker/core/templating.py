@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, current_app, request, url_for
+from flask import Flask, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -41,15 +41,9 @@ NAV = (
 )
 
 
-def has_endpoint(endpoint: str) -> bool:
-    return endpoint in current_app.view_functions
-
-
 def nav_items() -> list[tuple[str, str, bool]]:
     items = []
     for endpoint, label, rule in NAV:
-        if not has_endpoint(endpoint):
-            continue
         if rule is None:
             visible = True
         elif rule == "user":
@@ -97,6 +91,5 @@ def init_app(app: Flask) -> None:
             "can": permissions.can,
             "is_staff": permissions.is_staff,
             "nav_items": nav_items,
-            "has_endpoint": has_endpoint,
             "unread_count": unread_count,
         }

@@ -8,10 +8,11 @@ from urllib.parse import urlsplit
 
 from flask import Response, abort, flash
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from matchmaker.core import permissions
 from matchmaker.core.errors import DomainError, NotAllowed, NotFound, ValidationFailed
-from models import Session
+from models import MAX_ID, Session
 
 T = TypeVar("T")
 
@@ -79,3 +80,12 @@ def act(fn: Callable[..., T], *args: Any, success: str | Callable[[T], str] | No
     if success:
         flash(success(result) if callable(success) else success, "success")
     return result
+
+
+class RecordNumber(IntegerConverter):
+    """`<int:...>` in every route: a record number a table can hold. A larger one names nothing, so the
+    URL answers 404 at routing instead of reaching the database (PostgreSQL refuses it: a 500)."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)

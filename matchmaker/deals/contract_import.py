@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import current_app
@@ -14,6 +13,7 @@ from flask_babel import gettext as _
 from matchmaker import reference
 from matchmaker.core import audit, permissions
 from matchmaker.core.errors import Conflict, NotFound, ValidationFailed
+from matchmaker.core.money import parse_money
 from matchmaker.deals import contracts
 from matchmaker.imports.formats import EXTRA_CELLS, read_table
 from models import Job, JobStatus, Session, User, utcnow
@@ -90,20 +90,12 @@ def parse_date(text: str) -> date:
 
 
 def parse_yuan(text: str) -> int:
-    """Yuan as written in a sheet ("1,234.50", "¥12万", "3.5万元") to integer fen."""
-    cleaned = text.strip().replace(",", "").replace("，", "").replace("¥", "").replace("￥", "")
-    factor = Decimal(1)
-    for suffix, multiplier in (("万元", 10_000), ("亿元", 100_000_000), ("元", 1), ("万", 10_000), ("亿", 100_000_000)):
-        if cleaned.endswith(suffix):
-            cleaned, factor = cleaned[: -len(suffix)].strip(), Decimal(multiplier)
-            break
-    try:
-        value = Decimal(cleaned) * factor * 100
-    except InvalidOperation:
-        raise ValueError(text) from None
-    if value != value.to_integral_value():
+    """Yuan as written in a sheet ("1,234.50", "¥12万", "3.5万元", "1.2亿") to integer fen: a bare
+    number is in yuan, as the column headers say (成交额（元）); 万 and 亿 are read as written."""
+    fen = parse_money(text, "yuan")
+    if fen is None:
         raise ValueError(text)
-    return int(value)
+    return fen
 
 
 def resolve_code(codes: reference.CodeList, text: str) -> str:

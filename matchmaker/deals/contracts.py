@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.exc import StaleDataError
 
 from matchmaker import reference
-from matchmaker.core import audit, permissions
+from matchmaker.core import audit, permissions, webhooks
 from matchmaker.core.errors import Conflict, NotFound, ValidationFailed
 from matchmaker.deals import deals
 from matchmaker.stats import stats
@@ -240,6 +240,11 @@ def add(values: dict[str, Any], actor_id: int | None, source: str = "form") -> C
     stats.count_change(None, stats.counted(contract))
     audit.record(actor_id, "contract.create", contract, {k: v for k, v in values.items() if v not in (None, "")})
     _move_deal(contract, actor_id)
+    if source == "form":  # a historical import is not news to the parties' systems
+        webhooks.emit("contract.registered", (contract.seller_org_id, contract.buyer_org_id), {
+            "contract_id": contract.id, "project_name": contract.project_name, "amount_fen": contract.amount_fen,
+            "tech_amount_fen": contract.tech_amount_fen, "signing_date": contract.signing_date.isoformat(),
+            "deal_id": contract.deal_id})
     return contract
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from matchmaker.core import audit, notifications, permissions
+from matchmaker.core import audit, notifications, permissions, webhooks
 from matchmaker.core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from models import (
     DEAL_STAGE_ORDER,
@@ -217,6 +217,12 @@ def create(user: User, data: DealInput) -> Deal:
         errors["buyer_org_id"] = [_("Choose the buying organization.")]
     elif result is not None and buyer_id == result.organization_id:
         errors["buyer_org_id"] = [_("Buyer and seller must be different organizations.")]
+    # A confidential listing's owner stays hidden until the owner opens its details (an accepted
+    # introduction); a deal would name the owner, so only those who may see the details open one.
+    for field, listing in (("result_id", result), ("need_id", need)):
+        if listing is not None and field not in errors and not permissions.can_view_details(user, listing):
+            errors[field] = [_("This listing is confidential: request an introduction; the deal opens by itself "
+                               "when the owner accepts it.")]
     if errors:
         raise ValidationFailed(errors)
     assert result is not None and buyer_id is not None
@@ -240,6 +246,8 @@ def set_stage(deal: Deal, stage: str, actor_id: int | None, note: str | None) ->
     deal.stage_changed_at = utcnow()
     deal.stage_changes.append(DealStageChange(from_stage=old, to_stage=stage, actor_id=actor_id, note=note))
     audit.record(actor_id, "deal.stage", deal, {"stage": [old, stage], **({"note": note} if note else {})})
+    webhooks.emit("deal.stage_changed", (deal.seller_org_id, deal.buyer_org_id), {
+        "deal_id": deal.id, "from": old, "to": stage, "result_id": deal.result_id, "need_id": deal.need_id})
 
 
 def change_stage(user: User, deal_id: int, stage: str, note: str = "", lost_reason: str | None = None,

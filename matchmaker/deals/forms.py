@@ -2,7 +2,6 @@
 the services judge it."""
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -21,7 +20,8 @@ from wtforms import (
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from matchmaker import reference
-from matchmaker.core.form_fields import MAX_ID, REQUIRED, optional_int, parse_decimal, too_long
+from matchmaker.core.form_fields import MAX_ID, REQUIRED, optional_int, too_long
+from matchmaker.core.money import fen_in, parse_money
 from matchmaker.deals import contracts
 from matchmaker.deals.deals import LOST_REASON_LABELS, ORIGIN_LABELS, STAGE_LABELS, label_choices
 from matchmaker.deals.introductions import MAX_MESSAGE, decline_reason_choices
@@ -54,9 +54,9 @@ class DeclineForm(FlaskForm):
     note = TextAreaField(_l("Note to the requester"), validators=[Optional(), too_long(2000)],
                          description=_l("Required when the reason is \"Other\"."))
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, kind: str = "result", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.reason.choices = decline_reason_choices()
+        self.reason.choices = decline_reason_choices(kind)
 
 
 # --- deals ---------------------------------------------------------------------------------------
@@ -64,7 +64,8 @@ class DeclineForm(FlaskForm):
 class DealForm(FlaskForm):
     result_id = IntegerField(_l("Research result number"),
                              validators=[InputRequired(REQUIRED), NumberRange(min=1, max=MAX_ID)],
-                             description=_l("The number in the result's address, e.g. 12 for /result/12."))
+                             description=_l("Find it above by its title, or type the number in its address "
+                                            "(12 for /result/12)."))
     need_id = IntegerField(_l("Technical need number"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
     buyer_org_id = SelectField(_l("Buyer"), coerce=optional_int, validate_choice=False,
                                description=_l("Leave empty to use the need's enterprise."))
@@ -103,14 +104,14 @@ class NextActionForm(FlaskForm):
 
 # --- contracts -----------------------------------------------------------------------------------
 
-def yuan_to_fen(text: str | None) -> int | None:
-    """Parse a yuan amount as typed ("1,200,000.50"); the service judges sign and size."""
-    amount = parse_decimal(text)
-    if amount is None:
-        return None
-    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
-        raise ValidationError(_l("Enter an amount in yuan with at most two decimals."))
-    return int(amount * 100)
+def wan_to_fen(text: str | None) -> int | None:
+    """An amount as typed into a 万元 field ("60", "60万", "600000元", "1.5亿") in fen; the service
+    judges sign and size."""
+    try:
+        return parse_money(text, "wan")
+    except ValueError:
+        raise ValidationError(_l("Enter an amount in 万元, e.g. 60 for ¥600,000, or write the unit: "
+                                 "600000元, 1.5亿.")) from None
 
 
 def region_choices(lang: str) -> list[tuple[str, str]]:
@@ -124,11 +125,13 @@ def unlisted_region_label(code: str, lang: str) -> str:
 
 
 def fen_to_text(fen: int | None) -> str:
-    return "" if fen is None else f"{Decimal(fen) / 100:.2f}"
+    """Fen as the 万元 number the amount fields show."""
+    return fen_in(fen, "wan")
 
 
 class AmountField(StringField):
-    """Yuan in the input, fen in .fen (None when empty or unreadable)."""
+    """万元 (or a written unit) in the input, fen in .fen (None when empty or unreadable); what
+    was typed stays in the input when it cannot be read."""
 
     fen: int | None = None
 
@@ -136,7 +139,7 @@ class AmountField(StringField):
         super().process_formdata(valuelist)
         self.fen = None
         try:
-            self.fen = yuan_to_fen(self.data)
+            self.fen = wan_to_fen(self.data)
         except ValidationError as exc:
             self.process_errors.append(str(exc.args[0]))
 
@@ -155,10 +158,12 @@ class ContractForm(FlaskForm):
     signing_date = DateField(_l("Signing date"), validators=[InputRequired(REQUIRED)])
     valid_from = DateField(_l("Valid from"), validators=[Optional()])
     valid_until = DateField(_l("Valid until"), validators=[Optional()])
-    amount = AmountField(_l("Contract amount (yuan)"), validators=[InputRequired(REQUIRED)],
-                         description=_l("The contract's total amount."))
-    tech_amount = AmountField(_l("Technology transaction amount (yuan)"), validators=[InputRequired(REQUIRED)],
-                              description=_l("The total less equipment, instruments, parts and materials."))
+    amount = AmountField(_l("Contract amount (万元)"), validators=[InputRequired(REQUIRED)],
+                         description=_l("The contract's total amount in 万元: 60 means ¥600,000. "
+                                        "You may also write the unit: 600000元, 1.5亿."))
+    tech_amount = AmountField(_l("Technology transaction amount (万元)"), validators=[InputRequired(REQUIRED)],
+                              description=_l("The total less equipment, instruments, parts and materials, "
+                                             "in 万元 like the contract amount."))
     payment_mode = SelectField(_l("Payment mode"), validators=[Optional()])
     ip_type = SelectField(_l("IP type"), validators=[Optional()])
     tech_field = SelectField(_l("Technology field"), validators=[Optional()])

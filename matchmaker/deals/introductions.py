@@ -3,7 +3,7 @@ releases the confidential details to that counterpart alone; unanswered requests
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,10 +11,12 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from matchmaker.core import audit, permissions
+from matchmaker.core import audit, permissions, webhooks
 from matchmaker.core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
+from matchmaker.deals.deals import can_view as can_view_deal
 from matchmaker.deals.deals import notify_owners, notify_user, open_deal
 from models import (
+    Deal,
     DealOrigin,
     DeclineReason,
     Introduction,
@@ -51,8 +53,53 @@ OPEN_STATUSES = (IntroductionStatus.PENDING, IntroductionStatus.ACCEPTED)
 MAX_MESSAGE = 2000
 
 
-def decline_reason_choices() -> list[tuple[str, str]]:
-    return [(str(code), str(label)) for code, label in DECLINE_REASON_LABELS.items()]
+# The owner of the listing declines. A result's owner is the research side turning down an
+# enterprise (or its broker); a need's owner is the enterprise turning down a research side (Inpart's
+# categories). Each reason: (as the decliner chooses it, as the requester reads it).
+DECLINE_REASONS: dict[str, dict[str, tuple[Any, Any]]] = {
+    "result": {
+        DeclineReason.NOT_A_FIT: (_l("Our result does not fit this need"),
+                                  _l("The research team thinks its result does not fit your need.")),
+        DeclineReason.TOO_EARLY: (_l("Our result is not ready for this use yet"),
+                                  _l("The research team says its result is not yet mature enough for your use.")),
+        DeclineReason.NOT_AVAILABLE: (_l("The result is licensed or committed elsewhere"),
+                                      _l("The result is no longer available: it is licensed or committed "
+                                         "elsewhere.")),
+        DeclineReason.NO_CAPACITY: (_l("We cannot take on the work now"),
+                                    _l("The research team cannot take on the work at present.")),
+        DeclineReason.DESCRIPTION_UNCLEAR: (_l("The request does not say enough about the need"),
+                                            _l("The research team needs to know more about your need: "
+                                               "describe it and ask again.")),
+        DeclineReason.OTHER: (_l("Other"), _l("Another reason, given in the note.")),
+    },
+    "need": {
+        DeclineReason.TOO_EARLY: (_l("Too early stage for us"),
+                                  _l("The company needs a more mature technology than this stage.")),
+        DeclineReason.BENEFIT_UNCLEAR: (_l("Benefit over what we use now unclear"),
+                                        _l("The company did not see the benefit over what it uses now; "
+                                           "a comparison may help.")),
+        DeclineReason.ROUTE_TO_MARKET_UNCLEAR: (_l("Unclear how we would put it into production"),
+                                                _l("The company did not see how it would put this into "
+                                                   "production or on the market.")),
+        DeclineReason.DESCRIPTION_UNCLEAR: (_l("Description unclear"),
+                                            _l("The company found the description unclear; more detail "
+                                               "may help.")),
+        DeclineReason.OTHER: (_l("Other"), _l("Another reason, given in the note.")),
+    },
+}
+
+
+def decline_reason_choices(kind: str) -> list[tuple[str, str]]:
+    """The reasons the owner of a `kind` listing can give."""
+    return [(str(code), str(labels[0])) for code, labels in DECLINE_REASONS.get(kind, {}).items()]
+
+
+def decline_reason_text(intro: Introduction, for_owner: bool) -> str:
+    """The reason as the owner's side chose it, or worded for the requester's side that reads it."""
+    labels = DECLINE_REASONS[intro.kind].get(intro.decline_reason or "")
+    if labels is None:  # a reason the other side's list holds (declined before reasons were per side)
+        return str(DECLINE_REASON_LABELS.get(intro.decline_reason, intro.decline_reason or ""))
+    return str(labels[0] if for_owner else labels[1])
 
 
 def _listing(kind: str, listing_id: int) -> ResearchResult | TechNeed:
@@ -163,8 +210,18 @@ def request(user: User, data: RequestInput) -> Introduction:
                  {"listing": f"{listing.kind}:{listing.id}", "counterpart_org_id": counterpart_org_id})
     notify_owners(listing, "introduction.requested", {"title": listing.title, "intro_id": intro.id},
                   link=f"/introductions/{intro.id}")
+    _emit(intro, "introduction.requested")
     Session.commit()
     return intro
+
+
+def _emit(intro: Introduction, event: str) -> None:
+    """Tell both organizations' webhooks (the listing is named by id and title only: its details stay
+    with the rules of the site)."""
+    webhooks.emit(event, (intro.owner_org_id, intro.counterpart_org_id), {
+        "introduction_id": intro.id, "status": str(intro.status), "listing": {"kind": intro.kind,
+        "id": intro.listing.id, "title": intro.listing.title}, "owner_org_id": intro.owner_org_id,
+        "counterpart_org_id": intro.counterpart_org_id})
 
 
 def _counterpart_org(user: User, data: RequestInput) -> int:
@@ -203,23 +260,25 @@ def accept(user: User, intro_id: int, note: str = "") -> Introduction:
     audit.record(user.id, "introduction.accept", intro, {"status": [IntroductionStatus.PENDING, intro.status]})
     _notify_requester(intro, "introduction.accepted")
     _open_deal_for(intro, user.id)
+    _emit(intro, "introduction.accepted")
     Session.commit()
     return intro
 
 
 def decline(user: User, intro_id: int, reason: str, note: str = "") -> Introduction:
-    if reason not in DeclineReason.__members__.values():
+    intro = _pending_for_answer(user, intro_id)
+    if reason not in DECLINE_REASONS[intro.kind]:
         raise ValidationFailed({"reason": [_("Choose a reason.")]})
     note = (note or "").strip()
     if reason == DeclineReason.OTHER and not note:
         raise ValidationFailed({"note": [_("Explain the reason in a few words.")]})
-    intro = _pending_for_answer(user, intro_id)
     intro.status = IntroductionStatus.DECLINED
     intro.decline_reason, intro.decline_note = reason, note or None
     intro.answered_by_id, intro.answered_at = user.id, utcnow()
     audit.record(user.id, "introduction.decline", intro,
                  {"status": [IntroductionStatus.PENDING, intro.status], "reason": reason})
     _notify_requester(intro, "introduction.declined", reason=reason)
+    _emit(intro, "introduction.declined")
     Session.commit()
     return intro
 
@@ -320,6 +379,56 @@ def received(user: Any) -> list[Introduction]:
             .order_by((Introduction.status == IntroductionStatus.PENDING).desc(), Introduction.id.desc())
             .limit(200))
     return list(Session.scalars(stmt))
+
+
+@dataclass
+class Contact:
+    """How to reach one side of an accepted introduction."""
+    side: str  # "owner", "requester" or "broker"
+    organization: str
+    name: str
+    phone: str | None
+    email: str | None
+
+
+@dataclass
+class AfterAcceptance:
+    """What an accepted introduction shows a party: both sides' contacts, who to write to, the deal."""
+    contacts: list[Contact]
+    write_to: Contact | None
+    deal: Deal | None
+
+
+def after_acceptance(user: Any, intro: Introduction) -> AfterAcceptance | None:
+    """The contact block and next steps once the owner accepted (None before): the listing's contact
+    for the owner's side (acceptance released it), the requester (or their broker) for the other,
+    the deal the acceptance opened if the user may see it."""
+    if intro.status != IntroductionStatus.ACCEPTED or not can_view(user, intro):
+        return None
+    listing = intro.listing
+    answerer = Session.get(User, intro.answered_by_id) if intro.answered_by_id else None
+    owner = Contact("owner", intro.owner_org.name, listing.contact_name or (answerer.name if answerer else ""),
+                    listing.contact_phone or (answerer.phone if answerer else None),
+                    listing.contact_email or (answerer.email if answerer else None))
+    contacts = [owner]
+    requester = intro.requested_by
+    if requester is not None:
+        side = "broker" if intro.broker_id == requester.id else "requester"
+        contacts.append(Contact(side, intro.counterpart_org.name, requester.name, requester.phone, requester.email))
+    if is_owner_side(user, intro):
+        write_to = next((c for c in contacts if c.side != "owner"), None)
+    else:
+        write_to = owner
+    deal = Session.scalar(sa.select(Deal).where(Deal.introduction_id == intro.id))
+    return AfterAcceptance(contacts, write_to, deal if deal is not None and can_view_deal(user, deal) else None)
+
+
+def reply_by(intro: Introduction) -> datetime | None:
+    """When a pending request expires unless the owner answers (remind_and_expire's rule); None
+    once answered."""
+    if intro.status != IntroductionStatus.PENDING or intro.created_at is None:
+        return None
+    return intro.created_at + timedelta(days=current_app.config["INTRODUCTION_EXPIRY_DAYS"])
 
 
 def get_for(user: Any, intro_id: int) -> Introduction:

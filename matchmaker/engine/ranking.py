@@ -115,6 +115,8 @@ class Match:
     # queries, so it is what the site shows as a percentage and what "strong" thresholds compare.
     relevance: float = 0.0
     strong: bool = False
+    # The calibration's inputs for this pair (empty without a calibration): what a refit learns from.
+    features: Mapping[str, float] = field(default_factory=dict, compare=False, repr=False)
 
 
 # -- compatibility checks on a (result, need) pair ---------------------------------------------
@@ -301,7 +303,7 @@ class HybridRanker:
         score = self._mix(scale.dense(dense), lexical, structured,
                           None if title is None else scale.title(title))
         strength = self._mix(dense, lexical, structured)
-        relevance, strong = 0.0, False
+        relevance, strong, features = 0.0, False, {}
         if self.calibration is not None:
             features = {"dense": dense, "dense_rel": scale.dense(dense), "lexical": lexical,
                         "structured": structured or 0.0, "industry": _industry_credit(checks),
@@ -312,7 +314,8 @@ class HybridRanker:
                 features["title_rel"] = scale.title(title)
             relevance = self.calibration.estimate(features)
             strong = relevance >= self.calibration.strong_at
-        match = Match(candidate.id, score, dense, lexical, structured or 0.0, checks, (), strength, relevance, strong)
+        match = Match(candidate.id, score, dense, lexical, structured or 0.0, checks, (), strength, relevance, strong,
+                      features)
         return match, candidate
 
     def _mix(self, dense: float, lexical: float, structured: float | None, title: float | None = None) -> float:

@@ -48,6 +48,14 @@ def _specificity(idf: Mapping[str, float] | None, rarest: float) -> Callable[[st
     return weight
 
 
+def _rarest(idf: Mapping[str, float] | None) -> float:
+    """The largest IDF; a mapped index's IDF (engine.lexical_store.TermIdf) carries it as `rarest`."""
+    if not idf:
+        return 0.0
+    known = getattr(idf, "rarest", None)
+    return float(known) if known is not None else max(idf.values())
+
+
 def shared_terms(a_text: str, b_text: str, limit: int = 8,
                  idf: Mapping[str, float] | None = None) -> tuple[str, ...]:
     """Terms found in both texts, most specific first, leaving out terms inside a longer one.
@@ -55,7 +63,7 @@ def shared_terms(a_text: str, b_text: str, limit: int = 8,
     Specificity is the summed IDF of a term's words when ``idf`` is given, else its length.
     Stopwords and one-character terms never count.
     """
-    rarest = max(idf.values()) if idf else 0.0
+    rarest = _rarest(idf)
     specificity = _specificity(idf, rarest)
     floor = _generic_floor(rarest) if idf else None
     candidates = {t for t in _candidates(a_text, b_text)

@@ -23,7 +23,9 @@ from models import (
     FairSlot,
     ListingStatus,
     Organization,
+    OrgKind,
     ResearchResult,
+    Role,
     Session,
     TechNeed,
     User,
@@ -46,6 +48,25 @@ def participant_type_label(code: str) -> str:
         ParticipantType.OBSERVER: _("Observer"),
     }
     return labels.get(code, code)
+
+
+# How an organization usually takes part: enterprises bring needs, universities and institutes results.
+_TYPE_FOR_ORG_KIND = {OrgKind.ENTERPRISE: ParticipantType.ENTERPRISE, OrgKind.UNIVERSITY: ParticipantType.RESEARCH,
+                      OrgKind.INSTITUTE: ParticipantType.RESEARCH}
+_TYPE_FOR_ROLE = {Role.ENTERPRISE: ParticipantType.ENTERPRISE, Role.RESEARCHER: ParticipantType.RESEARCH,
+                  Role.BROKER: ParticipantType.BROKER}
+
+
+def default_participant_type(fair: Fair, user: Any) -> str | None:
+    """The type a registration form starts with: the one the user's organization (else role) takes
+    at fairs, if this fair admits it; else the fair's first type."""
+    allowed = list(fair.participant_types or [])
+    organization = getattr(user, "organization", None)
+    for guess in (_TYPE_FOR_ORG_KIND.get(organization.kind) if organization else None,
+                  _TYPE_FOR_ROLE.get(getattr(user, "role", None))):
+        if guess in allowed:
+            return str(guess)
+    return allowed[0] if allowed else None
 
 
 def registration_status_label(code: str) -> str:
@@ -445,7 +466,11 @@ def _create_listing(actor: User, org_id: int, kind: str, title: str, summary: st
 
 def add_participant(actor: User, fair: Fair, reg: Registration) -> FairParticipant:
     email = reg.email.strip()
-    user_id = Session.scalar(sa.select(User.id).where(sa.func.lower(User.email) == email.lower()))
+    # The account with this e-mail acts for the participant only if it belongs to the participant's
+    # organization: typing someone else's address must not hand them this organization's schedule,
+    # requests and listings.
+    user_id = Session.scalar(sa.select(User.id).where(sa.func.lower(User.email) == email.lower(),
+                                                      User.organization_id == reg.organization_id))
     participant = FairParticipant(
         fair_id=fair.id, organization_id=reg.organization_id, user_id=user_id, name=reg.name.strip(),
         email=email, phone=(reg.phone or "").strip() or None, job_title=(reg.job_title or "").strip() or None,
@@ -499,12 +524,35 @@ def register(actor: User, fair_id: int, reg: Registration) -> FairParticipant:
 def set_registration_status(actor: User, participant_id: int, status: str, note: str | None = None) -> FairParticipant:
     require_staff(actor)
     participant = get_participant(participant_id)
+    _set_status(actor, participant, status, note)
+    Session.commit()
+    return participant
+
+
+def set_registration_statuses(actor: User, fair_id: int, participant_ids: Iterable[int], status: str) -> int:
+    """Validate (or reject) many registrations of one fair at once, each audited; the number changed.
+    Ids of other fairs' participants are refused, and nothing is saved then."""
+    require_staff(actor)
+    fair = get_fair(fair_id)
+    wanted = set(participant_ids)
+    if not wanted:
+        raise ValidationFailed({"participant_ids": [_("Select at least one participant.")]})
+    found = list(Session.scalars(sa.select(FairParticipant).where(FairParticipant.fair_id == fair.id,
+                                                                  FairParticipant.id.in_(wanted))))
+    if len(found) != len(wanted):
+        raise NotFound(_("Some of the selected participants are not registered for this fair."))
+    changed = sum(_set_status(actor, participant, status) for participant in found)
+    Session.commit()
+    return changed
+
+
+def _set_status(actor: User, participant: FairParticipant, status: str, note: str | None = None) -> bool:
     if status not in set(RegistrationStatus):
         raise DomainError(_("Unknown registration status."))
     changes = audit.apply(participant, {"status": status, "status_note": note or None})
-    audit.record(actor.id, "fair.participant.status", participant, changes)
-    Session.commit()
-    return participant
+    if changes:
+        audit.record(actor.id, "fair.participant.status", participant, changes)
+    return bool(changes)
 
 
 def set_cap(actor: User, participant_id: int, max_meetings: int | None) -> FairParticipant:
@@ -604,3 +652,17 @@ def participants(fair_id: int, status: str | None = None, query: str | None = No
         stmt = stmt.where(sa.or_(FairParticipant.name.ilike(like), Organization.name.ilike(like),
                                  FairParticipant.email.ilike(like)))
     return list(Session.scalars(stmt.order_by(Organization.name, FairParticipant.name)))
+
+
+@dataclass
+class CheckinDesk:
+    """The check-in desk's figures: validated participants, how many are in, who is still missing."""
+    expected: int
+    checked_in: int
+    missing: list[FairParticipant]
+
+
+def checkin_desk(fair_id: int) -> CheckinDesk:
+    validated = participants(fair_id, status=RegistrationStatus.VALIDATED)
+    missing = [p for p in validated if p.checked_in_at is None]
+    return CheckinDesk(expected=len(validated), checked_in=len(validated) - len(missing), missing=missing)

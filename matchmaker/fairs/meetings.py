@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,16 +23,19 @@ from matchmaker.fairs.fairs import (
     require_act_for,
     require_staff,
 )
+from matchmaker.matching import matches
 from matchmaker.reference import INDUSTRY_DIVISIONS, INDUSTRY_SECTIONS, TECH_FIELDS
 from models import (
     FairCheckIn,
     FairMeeting,
     FairParticipant,
+    ListingStatus,
     MeetingRequest,
     ResearchResult,
     Session,
     TechNeed,
     User,
+    aware,
     utcnow,
 )
 from models.fairs import (
@@ -50,13 +53,6 @@ COUNTERPART_TYPES = {
     ParticipantType.ENTERPRISE: {ParticipantType.RESEARCH, ParticipantType.BROKER},
     ParticipantType.BROKER: {ParticipantType.RESEARCH, ParticipantType.ENTERPRISE, ParticipantType.BROKER},
 }
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything is stored as UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def request_status_label(code: str) -> str:
@@ -93,6 +89,9 @@ class Suggestion:
     # The existing request or meeting between the two, if any, so the page shows its state.
     request: MeetingRequest | None = None
     meeting: FairMeeting | None = None
+    # The site's calibrated estimate for the best pair (the figure the listing pages show), when the
+    # pair is among the site's suggestions for the participant's listing; None otherwise.
+    relevance: float | None = None
 
 
 def _bigrams(text: str) -> set[str]:
@@ -104,8 +103,9 @@ def _terms(listing: Any) -> set[str]:
     return {k.strip().lower() for k in (listing.keywords or []) if k and k.strip()}
 
 
-def pair_score(result: Any, need: Any, lang: str = "zh") -> tuple[float, list[str]]:
-    """A transparent score for a result against a need, with the reasons a person would give."""
+def pair_score(result: Any, need: Any, lang: str = "zh", quote_terms: bool = True) -> tuple[float, list[str]]:
+    """A transparent score for a result against a need, with the reasons a person would give (the
+    shared keywords only when `quote_terms`: a confidential listing's keywords are not quoted)."""
     score, reasons = 0.0, []
     if result.industry_division and result.industry_division == need.industry_division:
         score += 0.35
@@ -116,6 +116,7 @@ def pair_score(result: Any, need: Any, lang: str = "zh") -> tuple[float, list[st
     shared = sorted(_terms(result) & _terms(need))
     if shared:
         score += min(0.3, 0.1 * len(shared))
+    if shared and quote_terms:
         reasons.append(_("Shared terms: %(terms)s", terms="、".join(shared[:5])))
     a, b = _bigrams(f"{result.title}{result.summary}"), _bigrams(f"{need.title}{need.summary}")
     if a and b:
@@ -132,22 +133,61 @@ def pair_score(result: Any, need: Any, lang: str = "zh") -> tuple[float, list[st
     return min(score, 1.0), reasons
 
 
-def _best_pair(me: FairParticipant, other: FairParticipant, lang: str) -> tuple[float, list[str], Any, Any]:
+def _named(listing: Any, viewer: Any) -> str:
+    """A listing's title, or what kind it is when it is confidential and the viewer may not see its
+    details: naming it beside the participant's organization would say who owns it."""
+    if listing.confidential and not permissions.can_view_details(viewer, listing):
+        return _("a confidential research result") if listing.kind == "result" else _("a confidential technical need")
+    return listing.title
+
+
+def _best_pair(me: FairParticipant, other: FairParticipant, lang: str, viewer: Any = None
+               ) -> tuple[float, list[str], Any, Any]:
     best: tuple[float, list[str], Any, Any] = (0.0, [], None, None)
     for mine in me.listings:
         for theirs in other.listings:
             if mine.kind == theirs.kind:
                 continue
             result, need = (mine.result, theirs.need) if mine.kind == "result" else (theirs.result, mine.need)
-            score, reasons = pair_score(result, need, lang)
+            hidden = theirs.listing.confidential and not permissions.can_view_details(viewer, theirs.listing)
+            score, reasons = pair_score(result, need, lang, quote_terms=not hidden)
             if score > best[0]:
-                best = (score, [_("%(result)s ↔ %(need)s", result=result.title, need=need.title), *reasons],
-                        result, need)
+                best = (score, [_("%(result)s ↔ %(need)s", result=_named(result, viewer), need=_named(need, viewer)),
+                                *reasons],
+                        result if not (hidden and theirs.kind == "result") else None,
+                        need if not (hidden and theirs.kind == "need") else None)
     return best
 
 
-def suggestions(participant_id: int, lang: str | None = None, limit: int = 50) -> list[Suggestion]:
-    """Validated counterparts at this fair, best listing pair first, each with its reasons."""
+def _pairs(me: FairParticipant, other: FairParticipant) -> list[tuple[int, int]]:
+    """(result id, need id) of every pair of listings the two bring, one from each side."""
+    pairs = []
+    for mine in me.listings:
+        for theirs in other.listings:
+            if mine.kind != theirs.kind:
+                result, need = (mine, theirs) if mine.kind == "result" else (theirs, mine)
+                pairs.append((result.result_id, need.need_id))
+    return pairs
+
+
+def _site_estimates(me: FairParticipant, viewer: Any) -> dict[tuple[int, int], float]:
+    """The site's calibrated relevance for the best suggestions of each published listing the
+    participant brings, keyed by (result id, need id)."""
+    estimates: dict[tuple[int, int], float] = {}
+    for link in me.listings:
+        listing = link.listing
+        if listing is None or listing.status != ListingStatus.PUBLISHED:
+            continue
+        for item in matches.matches_for_listing(listing, viewer, k=50):
+            pair = (listing.id, item.listing.id) if listing.kind == "result" else (item.listing.id, listing.id)
+            estimates[pair] = max(estimates.get(pair, 0.0), item.relevance)
+    return estimates
+
+
+def suggestions(participant_id: int, lang: str | None = None, limit: int = 50, viewer: Any = None
+                ) -> list[Suggestion]:
+    """Validated counterparts at this fair, best listing pair first, each with its reasons. Their
+    confidential listings are not named (nor their keywords quoted) unless `viewer` may see details."""
     me = get_participant(participant_id)
     lang = lang or i18n.current_lang()
     wanted = COUNTERPART_TYPES.get(me.participant_type, set())
@@ -159,13 +199,17 @@ def suggestions(participant_id: int, lang: str | None = None, limit: int = 50) -
     requests = _requests_between(me.id)
     meetings = {m.other(me.id).id: m for m in participant_meetings(me.id)}
     rows: list[Suggestion] = []
+    estimates = _site_estimates(me, viewer)
     for other in Session.scalars(stmt):
-        score, reasons, result, need = _best_pair(me, other, lang)
+        score, reasons, result, need = _best_pair(me, other, lang, viewer)
+        relevance = max((estimates.get(pair, -1.0) for pair in _pairs(me, other)), default=-1.0)
         if ParticipantType.BROKER in (me.participant_type, other.participant_type) and not reasons:
             reasons = [_("Technology broker at this fair")]
         rows.append(Suggestion(other, round(score, 3), reasons, result and result.id, need and need.id,
-                               requests.get(other.id), meetings.get(other.id)))
-    rows.sort(key=lambda s: (-s.score, s.participant.name))
+                               requests.get(other.id), meetings.get(other.id),
+                               round(relevance, 4) if relevance >= 0 else None))
+    # The site's estimate first (it is calibrated on judged pairs), the fair's own score among the rest.
+    rows.sort(key=lambda s: (-(s.relevance if s.relevance is not None else -1.0), -s.score, s.participant.name))
     return rows[:limit]
 
 

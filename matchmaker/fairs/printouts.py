@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import qrcode
@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from icalendar import Calendar, Event
 
 from matchmaker.fairs.fairs import get_fair, get_participant, participant_meetings
-from models import FairMeeting, FairParticipant, FairSlot, Session
+from models import FairMeeting, FairParticipant, FairSlot, Session, utcnow
 from models.fairs import MeetingStatus, RegistrationStatus
 
 
@@ -94,7 +94,7 @@ def qr_data_uri(data: str) -> str:
 
 
 def calendar_ics(participant_id: int, checkin_url: str | None = None) -> bytes:
-    """One VEVENT per scheduled meeting, in the fair's time zone."""
+    """One VEVENT per scheduled meeting, in the fair's time zone (defined in the file by a VTIMEZONE)."""
     participant = get_participant(participant_id)
     fair = participant.fair
     tz = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
@@ -116,7 +116,13 @@ def calendar_ics(participant_id: int, checkin_url: str | None = None) -> bytes:
         if checkin_url:
             description += f"\n{checkin_url}"
         event.add("description", description.strip())
-        if fair.schedule_updated_at is not None:
-            event.add("dtstamp", fair.schedule_updated_at)
+        event.add("dtstamp", _as_utc(fair.schedule_updated_at or utcnow()))
         cal.add_component(event)
+    # The VTIMEZONE its TZID names, so every calendar app reads the fair's wall-clock times right.
+    cal.add_missing_timezones()
     return cal.to_ical()
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """Stored times are UTC; SQLite hands them back without a zone."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

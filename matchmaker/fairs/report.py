@@ -32,6 +32,7 @@ class Figures:
     scheduled: int = 0
     held: int = 0
     no_show: int = 0
+    unmarked: int = 0          # scheduled and neither marked held nor no-show yet
     # Outcomes recorded at the tables during the fair, one per meeting.
     follow_ups: int = 0
     intentions_at_meetings: int = 0
@@ -45,10 +46,22 @@ class Figures:
     contract_tech_amount_fen: int = 0
 
     @property
+    def marked(self) -> int:
+        """Meetings marked held or no-show: the only ones whose attendance is known."""
+        return self.held + self.no_show
+
+    @property
     def no_show_rate(self) -> float | None:
-        """Share of meetings that were due and did not happen (held + no-show as the base)."""
-        due = self.held + self.no_show
-        return self.no_show / due if due else None
+        """Share of the marked meetings that did not happen; None until a meeting is marked (unmarked
+        meetings are unknown, not attended)."""
+        return self.no_show / self.marked if self.marked else None
+
+    def no_show_text(self) -> str:
+        """The rate in words, with the base it is computed on."""
+        if not self.marked:
+            return _("not yet recorded (%(n)s meetings not marked)", n=self.unmarked)
+        return _("%(rate)s of %(marked)s marked meetings (%(n)s not yet marked)",
+                 rate=f"{self.no_show_rate:.1%}", marked=self.marked, n=self.unmarked)
 
     def step(self, key: str) -> stats.FunnelStep:
         return next(s for s in self.funnel if s.key == key)
@@ -93,6 +106,7 @@ def figures(fair_id: int) -> Figures:
         f.scheduled += slot_id is not None
         f.held += status == MeetingStatus.HELD
         f.no_show += status == MeetingStatus.NO_SHOW
+        f.unmarked += slot_id is not None and status == MeetingStatus.PLANNED
         f.follow_ups += outcome == MeetingOutcome.FOLLOW_UP
         f.intentions_at_meetings += outcome == MeetingOutcome.INTENTION
         f.contracts_at_meetings += outcome == MeetingOutcome.CONTRACT
@@ -118,14 +132,14 @@ def xlsx(fair_id: int) -> bytes:
     ws.append([fair.name])
     ws["A1"].font = Font(bold=True, size=14)
     ws.append([_("Dates"), f"{fair.start_date.isoformat()} – {fair.end_date.isoformat()}"])
-    rate = f.no_show_rate
     summary = [
         (_("Registrations"), f.registrations), (_("Validated"), f.validated), (_("Checked in"), f.checked_in),
         *[(participant_type_label(t), n) for t, n in sorted(f.by_type.items())],
         (_("Meeting requests sent"), f.requests), (_("Requests accepted"), f.requests_accepted),
         (_("Meetings agreed"), f.meetings), (_("Meetings scheduled"), f.scheduled), (_("Meetings held"), f.held),
         (_("No-shows"), f.no_show),
-        (_("No-show rate"), f"{rate:.1%}" if rate is not None else "—"),
+        (_("Meetings not yet marked held or no-show"), f.unmarked),
+        (_("No-show rate"), f"{f.no_show_rate:.1%}" if f.no_show_rate is not None else _("not yet recorded")),
         (_("Outcome recorded at the meeting: follow-up"), f.follow_ups),
         (_("Outcome recorded at the meeting: intention signed"), f.intentions_at_meetings),
         (_("Outcome recorded at the meeting: contract signed"), f.contracts_at_meetings),

@@ -185,6 +185,7 @@ def _registration_form(fair) -> RegistrationForm:
                              for s in fair.sessions]
     if request.method == "GET":
         form.sessions.data = [s.id for s in fair.sessions]
+        form.participant_type.data = fairs.default_participant_type(fair, current_user)
         if not fairs.my_participants(current_user, fair.id) or not staff:
             form.name.data, form.email.data = current_user.name, current_user.email
             form.organization_id.data = current_user.organization_id
@@ -237,6 +238,19 @@ def participant_status(participant_id: int):
     act(fairs.set_registration_status, current_user, p.id, request.form.get("status", ""),
          request.form.get("note"), success=_("Saved."))
     return _back(url_for("fairs.participants", fair_id=p.fair_id))
+
+
+@bp.post("/<int:fair_id>/participants/status")
+@login_required
+def participants_status(fair_id: int):
+    """Validate or reject the ticked registrations at once."""
+    fair = _staff_fair(fair_id)
+    ids = [i for i in (form_id(v) for v in request.form.getlist("participant_ids")) if i is not None]
+    status = request.form.get("status", "")
+    act(fairs.set_registration_statuses, current_user, fair.id, ids, status,
+        success=lambda n: _("%(n)s registrations changed to %(status)s.", n=n,
+                            status=fairs.registration_status_label(status)))
+    return _back(url_for("fairs.participants", fair_id=fair.id))
 
 
 @bp.post("/participants/<int:participant_id>/cap")
@@ -323,7 +337,7 @@ def _registered_me(fair) -> Any:
 def suggestions(fair_id: int):
     fair = _fair(fair_id)
     me, mine = _registered_me(fair)
-    rows = fair_meetings.suggestions(me.id)
+    rows = fair_meetings.suggestions(me.id, viewer=current_user)
     return render_template("fairs/suggestions.html", fair=fair, me=me, mine=mine, rows=rows,
                            form=RequestForm(formdata=None), **_labels())
 
@@ -507,7 +521,8 @@ def checkin(fair_id: int):
     fair = _staff_fair(fair_id)
     query = (request.args.get("q") or "").strip()
     rows = fairs.participants(fair.id, query=query) if query else []
-    return render_template("fairs/checkin.html", fair=fair, rows=rows, query=query, **_labels())
+    return render_template("fairs/checkin.html", fair=fair, rows=rows, query=query,
+                           desk=fairs.checkin_desk(fair.id), **_labels())
 
 
 @bp.post("/participants/<int:participant_id>/checkin")

@@ -5,9 +5,11 @@ uploader; what a single row says is judged later, row by row, by matchmaker.impo
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import PurePath
@@ -21,6 +23,14 @@ ACCEPTED_EXTENSIONS = (".csv", ".xlsx", ".jsonl")
 # Tried in order: UTF-8 (with or without the BOM Excel writes), then GB18030, a superset of the GBK
 # that Chinese Excel uses for "CSV" by default.
 ENCODINGS = ("utf-8-sig", "gb18030")
+
+# What an .xlsx may unpack to. A workbook is a zip of XML: a few hundred KB can unpack to gigabytes
+# (a "decompression bomb") or to a sheet a million columns wide, which openpyxl would pad cell by cell.
+# The caps are far above any real listing table (20,000 rows of long Chinese descriptions is ~60-80 MB).
+XLSX_MAX_UNPACKED = 100 * 1024 * 1024
+XLSX_MAX_ENTRIES = 1000
+XLSX_MAX_COLUMNS = 200
+XLSX_BLANK_ROW_SLACK = 1000  # blank rows between data rows that are skipped, beyond the row limit
 
 
 class ImportFileError(DomainError):
@@ -62,6 +72,14 @@ def _too_many(max_rows: int) -> ImportFileError:
 
 
 def decode_text(data: bytes) -> str:
+    # Excel's "Unicode text" and UTF-16 CSV exports start with a byte-order mark.
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            text = "\x00"
+        if "\x00" not in text:
+            return text
     for encoding in ENCODINGS:
         try:
             text = data.decode(encoding)
@@ -69,7 +87,7 @@ def decode_text(data: bytes) -> str:
             continue
         if "\x00" not in text:  # NUL bytes mean a binary file or UTF-16, whatever decoded "successfully"
             return text
-    raise ImportFileError(_("The file's text encoding could not be read. Save it as UTF-8 (or GB18030) "
+    raise ImportFileError(_("The file's text encoding could not be read. Save it as UTF-8, UTF-16 or GB18030 "
                             "text and upload it again."))
 
 
@@ -134,21 +152,50 @@ def _read_csv(data: bytes, max_rows: int) -> RawTable:
     return table
 
 
+def _unreadable_xlsx() -> ImportFileError:
+    return ImportFileError(_("The file is not a readable Excel .xlsx workbook. Open it in Excel and save it "
+                             "again as .xlsx, or export it as CSV."))
+
+
+def _check_xlsx_size(data: bytes) -> None:
+    """Refuse a workbook that would unpack to more than XLSX_MAX_UNPACKED before any XML is parsed. The
+    sizes come from the zip directory; zipfile never inflates an entry past its stated size."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise _unreadable_xlsx() from None
+    if len(entries) > XLSX_MAX_ENTRIES or sum(entry.file_size for entry in entries) > XLSX_MAX_UNPACKED:
+        raise ImportFileError(_("The workbook unpacks to more than %(mb)s MB. Keep only the sheet with the rows "
+                                "to import, or export it as CSV.", mb=XLSX_MAX_UNPACKED // (1024 * 1024)))
+
+
 def _read_xlsx(data: bytes, max_rows: int) -> RawTable:
     from openpyxl import load_workbook
 
+    _check_xlsx_size(data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # zip, XML and openpyxl errors all mean "not a readable .xlsx"
-        raise ImportFileError(_("The file is not a readable Excel .xlsx workbook. Open it in Excel and save it "
-                                "again as .xlsx, or export it as CSV.")) from None
+        raise _unreadable_xlsx() from None
     try:
         sheet = workbook.worksheets[0] if workbook.worksheets else None
         if sheet is None:
             raise ImportFileError(_("The file is empty."))
+        # Excel records the used range; a sheet that declares more than we take is refused before reading.
+        if (sheet.max_column or 0) > XLSX_MAX_COLUMNS:
+            raise ImportFileError(_("The sheet is %(n)s columns wide; at most %(max)s can be imported. Remove the "
+                                    "columns that are not part of the table.", n=sheet.max_column,
+                                    max=XLSX_MAX_COLUMNS))
+        if (sheet.max_row or 0) > max_rows + XLSX_BLANK_ROW_SLACK:
+            raise _too_many(max_rows)
         table: RawTable | None = None
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        # Files that declare no range are read at most XLSX_MAX_COLUMNS wide: no row is padded further.
+        rows = sheet.iter_rows(values_only=True, max_col=XLSX_MAX_COLUMNS)
+        for number, values in enumerate(rows, start=1):
             cells = list(values)
+            if number > max_rows + XLSX_BLANK_ROW_SLACK:
+                raise _too_many(max_rows)
             if not any(_cell(v) for v in cells):
                 continue
             if table is None:
@@ -160,8 +207,7 @@ def _read_xlsx(data: bytes, max_rows: int) -> RawTable:
     except ImportFileError:
         raise
     except Exception:
-        raise ImportFileError(_("The file is not a readable Excel .xlsx workbook. Open it in Excel and save it "
-                                "again as .xlsx, or export it as CSV.")) from None
+        raise _unreadable_xlsx() from None
     finally:
         workbook.close()
     if table is None:

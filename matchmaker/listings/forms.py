@@ -1,7 +1,6 @@
 """Forms for research results and technical needs: they parse what was typed; the service judges it."""
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -9,7 +8,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField, ValidationError
 from wtforms.validators import InputRequired, Optional
 
-from matchmaker.core.form_fields import REQUIRED, MultiCheckboxField, apply_errors, parse_decimal, too_long
+from matchmaker.core.form_fields import REQUIRED, MultiCheckboxField, apply_errors, too_long
+from matchmaker.core.money import FEN_PER, fen_in, parse_money
 from matchmaker.listings.lifecycle import split_keywords, split_patent_numbers
 from matchmaker.reference import (
     INDUSTRY_DIVISIONS,
@@ -23,25 +23,25 @@ from matchmaker.reference import (
     region_name,
 )
 
-UNITS = {"wan": 1_000_000, "yuan": 100}  # fen per unit
+UNITS = {unit: FEN_PER[unit] for unit in ("wan", "yuan")}  # the unit selector's choices, fen per unit
 # Service error keys that a form shows under a differently named input.
 FIELD_ALIASES = {"price_fen": "price", "budget_min_fen": "budget_min", "budget_max_fen": "budget_max"}
 
 
-def _amount(text: str | None) -> Decimal | None:
-    amount = parse_decimal(text)
-    if amount is not None and not amount.is_finite():
-        raise ValidationError(_l("Enter a number."))
-    return amount
+def fen_in_wan(fen: int | None) -> str:
+    return fen_in(fen, "wan")
 
 
 def _to_fen(text: str | None, unit: str) -> int | None:
-    amount = _amount(text)
-    return None if amount is None else int(amount * UNITS.get(unit, UNITS["wan"]))
+    """Fen for an amount in the unit chosen beside it; a unit written in the box ("60万", "8800元") wins."""
+    try:
+        return parse_money(text, unit if unit in UNITS else "wan")
+    except ValueError:
+        raise ValidationError(_l("Enter a number.")) from None
 
 
 def _number_validator(_form: Any, field: Any) -> None:
-    _amount(field.data)
+    _to_fen(field.data, "wan")
 
 
 def _int_validator(_form: Any, field: Any) -> None:
@@ -122,13 +122,6 @@ class ListingForm(FlaskForm):
         return {k: ("" if v is None else v) for k, v in data.items()}
 
 
-def _wan_text(fen: int | None) -> str:
-    if fen is None:
-        return ""
-    text = f"{Decimal(fen) / UNITS['wan']:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
 def _level_choices(lang: str) -> list[tuple[str, str]]:
     from matchmaker.reference import TRL_LEVELS
 
@@ -176,7 +169,7 @@ class ResultForm(ListingForm):
         data.update(maturity=listing.maturity or "", trl=str(listing.trl or ""), ip_status=listing.ip_status or "",
                     patent_numbers="\n".join(listing.patent_numbers or []), inventors=listing.inventors or "",
                     application_areas=listing.application_areas or "", negotiable=listing.price_fen is None,
-                    price=_wan_text(listing.price_fen), price_unit="wan")
+                    price=fen_in_wan(listing.price_fen), price_unit="wan")
         return data
 
 
@@ -209,8 +202,8 @@ class NeedForm(ListingForm):
     def data_from(cls, listing: Any) -> dict[str, Any]:
         data = super().data_from(listing)
         data.update(min_maturity=listing.min_maturity or "", min_trl=str(listing.min_trl or ""),
-                    deadline=listing.deadline, budget_min=_wan_text(listing.budget_min_fen),
-                    budget_max=_wan_text(listing.budget_max_fen), budget_unit="wan")
+                    deadline=listing.deadline, budget_min=fen_in_wan(listing.budget_min_fen),
+                    budget_max=fen_in_wan(listing.budget_max_fen), budget_unit="wan")
         return data
 
 

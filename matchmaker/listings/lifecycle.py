@@ -19,7 +19,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from matchmaker.core import audit, mail, permissions
+from matchmaker.core import audit, mail, permissions, webhooks
 from matchmaker.core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from matchmaker.listings.events import listing_changed
 from matchmaker.listings.search import local_today
@@ -367,6 +367,38 @@ def _owning_organization(user: User, kind: str, organization_id: int | None) -> 
 
 # --- lifecycle -------------------------------------------------------------------------------
 
+def _shingles(text: str) -> set[str]:
+    chars = "".join(ch for ch in unicodedata.normalize("NFKC", text or "").lower() if ch.isalnum())
+    return {chars[i:i + 2] for i in range(len(chars) - 1)} or ({chars} if chars else set())
+
+
+def near_duplicates(user: User, kind: str, values: dict[str, Any], limit: int = 3) -> list[Any]:
+    """The organization's own listings of this kind (not closed) that say nearly the same: the same title,
+    or titles and summaries that share nine in ten character pairs. A second posting of one need splits
+    its introductions and counts twice in the statistics."""
+    org_id = values.get("organization_id") if permissions.is_staff(user) else user.organization_id
+    if not org_id:
+        return []
+    model = listing_model(kind)
+    title = _shingles(values.get("title") or "")
+    text = title | _shingles(values.get("summary") or "")
+    if not title:
+        return []
+    found = []
+    for other in Session.scalars(sa.select(model).where(model.organization_id == org_id,
+                                                        model.status != ListingStatus.CLOSED)
+                                 .order_by(model.id.desc()).limit(500)):
+        other_title = _shingles(other.title)
+        other_text = other_title | _shingles(other.summary or "")
+        same_title = other_title == title
+        overlap = len(text & other_text) / max(1, min(len(text), len(other_text)))
+        if same_title or overlap >= 0.9:
+            found.append(other)
+        if len(found) >= limit:
+            break
+    return found
+
+
 def create_listing(user: User, kind: str, values: dict[str, Any], submit: bool = False) -> Any:
     """A new draft (or, with submit, a listing waiting for review) owned by the user's organization."""
     if kind not in KINDS:
@@ -446,7 +478,14 @@ def approve_listing(user: User, listing: Any) -> None:
     listing.published_at = utcnow()
     listing.review_note = None
     listing_changed(listing.kind, listing.id)
+    _emit(listing, "listing.published")
     Session.commit()
+
+
+def _emit(listing: Any, event: str) -> None:
+    webhooks.emit(event, [listing.organization_id], {
+        "kind": listing.kind, "id": listing.id, "title": listing.title, "status": str(listing.status),
+        "url": f"/{listing.kind}/{listing.id}"})
 
 
 def reject_listing(user: User, listing: Any, reason: str) -> None:
@@ -472,6 +511,7 @@ def close_listing(user: User, listing: Any, reason: str) -> None:
     listing.close_reason = reason
     listing.closed_at = utcnow()
     listing_changed(listing.kind, listing.id)
+    _emit(listing, "listing.closed")
     Session.commit()
 
 

@@ -12,8 +12,8 @@ from flask_login import current_user
 
 from matchmaker.core import permissions
 from matchmaker.core.errors import Conflict, NotAllowed, ValidationFailed
+from matchmaker.core.form_fields import form_id
 from matchmaker.core.i18n import current_lang
-from matchmaker.core.templating import has_endpoint
 from matchmaker.core.web import XLSX_MIMETYPE, act, download, local_url, or_404, require
 from matchmaker.listings import exports, lifecycle, search
 from matchmaker.listings.forms import FORMS
@@ -39,9 +39,7 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_authenticated:
-            if has_endpoint("auth.login"):
-                return redirect(url_for("auth.login", next=request.full_path))
-            abort(401)
+            return redirect(url_for("auth.login", next=request.full_path))
         return view(*args, **kwargs)
 
     return wrapper
@@ -136,9 +134,13 @@ def preview(kind: str, listing_id: int):
 
 
 def _render_detail(listing: Any, shown: lifecycle.ListingView, preview: bool):
+    # Reached from one of the viewer's own listing's matches (?from=match&via=ID): an introduction
+    # requested here records that origin and the pair (the service checks the listing is theirs).
+    via = form_id(request.args.get("via")) if request.args.get("from") == "match" else None
     return render_template("listings/detail.html", listing=listing, kind=listing.kind, shown=shown,
                            preview=preview, blueprints=current_app.blueprints, today=search.local_today(),
-                           renew_default=lifecycle.default_valid_until(), **_labels())
+                           renew_default=lifecycle.default_valid_until(),
+                           origin="match" if via else "search", counterpart_listing_id=via, **_labels())
 
 
 # --- create and edit -------------------------------------------------------------------------
@@ -159,7 +161,10 @@ def create(kind: str):
                         "contact_name": current_user.name, "contact_email": current_user.email,
                         "contact_phone": current_user.phone or "",
                         "region": getattr(current_user.organization, "region", "") or ""})
-    if form.validate_on_submit():
+    duplicates: list[Any] = []
+    if form.validate_on_submit() and "confirm_duplicate" not in request.form:
+        duplicates = lifecycle.near_duplicates(current_user, kind, form.values())
+    if form.validate_on_submit() and not duplicates:
         try:
             listing = lifecycle.create_listing(current_user, kind, form.values(), submit="submit" in request.form)
         except ValidationFailed as exc:
@@ -170,7 +175,8 @@ def create(kind: str):
             flash(_("Submitted for review.") if listing.status == ListingStatus.PENDING
                   else _("Saved as a draft. Submit it for review when it is ready."), "success")
             return redirect(_detail_url(listing))
-    return render_template("listings/form.html", form=form, kind=kind, listing=None, **_labels())
+    return render_template("listings/form.html", form=form, kind=kind, listing=None, duplicates=duplicates,
+                           **_labels())
 
 
 @bp.route(f"/{KIND}/<int:listing_id>/edit", methods=["GET", "POST"])

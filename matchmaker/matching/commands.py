@@ -54,9 +54,13 @@ def embed_pending(reconcile: bool) -> None:
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True)
 @click.option("--run-out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write every set's top k to this file in TREC run format, for pooling and judging.")
+@click.option("--fit-calibration", "fit_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also refit the relevance estimate on the judged pairs in each need's top --fit-depth and "
+                   "write it here (as matching/calibration.json), with cross-validated figures.")
+@click.option("--fit-depth", default=30, show_default=True, type=click.IntRange(5, 1000))
 @with_appcontext
 def evaluate(results_path: Path, needs_path: Path | None, qrels_path: Path | None, set_specs: tuple[str, ...],
-             k: int, mode: str, run_out: Path | None) -> None:
+             k: int, mode: str, run_out: Path | None, fit_out: Path | None, fit_depth: int) -> None:
     """Rank the results for each need with the site's ranking code; print one JSON report per set and line.
 
     Each report has nDCG, recall, P and MRR at k, the unjudged documents in the top k, and the
@@ -68,6 +72,10 @@ def evaluate(results_path: Path, needs_path: Path | None, qrels_path: Path | Non
         sets = evaluation.parse_sets(set_specs, needs_path, qrels_path)
         for report in evaluation.run_sets(results_path, sets, k=k, mode=mode, run_out=run_out):
             echo_json(report)
+        if fit_out is not None:
+            fitted = evaluation.fit_calibration(results_path, sets, depth=fit_depth)
+            fit_out.write_text(fitted.to_json() + "\n", encoding="utf-8")
+            echo_json({"calibration": str(fit_out), **fitted.figures})
     except ValueError as error:
         raise click.ClickException(str(error)) from error
 

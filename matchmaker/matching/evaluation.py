@@ -19,7 +19,8 @@ from flask import current_app
 
 from matchmaker.config import VAR_DIR
 from matchmaker.engine import ranking
-from matchmaker.engine.calibration import expected_calibration_error
+from matchmaker.engine.calibration import Calibration, expected_calibration_error
+from matchmaker.engine.calibration import fit as calibration_fit
 from matchmaker.engine.index import VectorIndex
 from matchmaker.engine.lexical import BM25Index
 from matchmaker.listings.search import match_terms
@@ -199,21 +200,14 @@ def run(results_path: Path, needs_path: Path, qrels_path: Path, k: int = 10, mod
     return run_sets(results_path, [EvalSet(needs_path.stem, needs_path, qrels_path)], k, mode)[0]
 
 
-def run_sets(results_path: Path, sets: list[EvalSet], k: int = 10, mode: str = "hybrid",
-             run_out: Path | None = None) -> list[dict[str, Any]]:
-    """Rank the results for the needs of each set with the site's code; one report per set.
-
-    Each report has the ranking metrics and the calibration figures of the estimates the site shows.
-    With `run_out`, every set's top-k goes to that file in TREC run format (query ids prefixed by
-    nothing: sets share need ids when they are rewrites of the same needs, so the tag names the set).
-    """
+def _ranked_sets(results_path: Path, sets: list[EvalSet], k: int, mode: str
+                 ) -> Iterator[tuple[EvalSet, dict[str, dict[str, int]], list[tuple[str, list[tuple[str, Any]]]]]]:
+    """For each set: its qrels and, per need, the site's top k as (result key, Match), best first."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
     results = load_listings(results_path)
     corpus = build_corpus(results)
     key_of = {r.number: r.key for r in results}
-    reports = []
-    run_lines: list[str] = []
     for eval_set in sets:
         qrels = load_qrels(eval_set.qrels)
         needs = [n for n in load_listings(eval_set.needs) if n.key in qrels]
@@ -224,20 +218,82 @@ def run_sets(results_path: Path, sets: list[EvalSet], k: int = 10, mode: str = "
         titles = [t if (t := str(n.fields.get("title") or "").strip()) != n.text.strip() else "" for n in needs]
         title_vectors = embed_cached([t for t in titles if t], "query")
         title_of = dict(zip([t for t in titles if t], title_vectors, strict=True))
-        ranked: dict[str, list[tuple[str, float]]] = {}
-        shown: list[tuple[str, str, float, bool]] = []
+        ranked = []
         for need, qvec, title in zip(needs, query_vectors, titles, strict=True):
             found = matches.rank_corpus(corpus, _doc(need, "need"), qvec, match_terms(need.text), k, mode=mode,
                                         title_vec=title_of.get(title))
-            ranked[need.key] = [(key_of[m.id], m.score) for m in found]
-            shown += [(need.key, key_of[m.id], m.relevance, m.strong) for m in found]
-        report = metrics_at_k({q: [d for d, _s in docs] for q, docs in ranked.items()}, qrels, k)
+            ranked.append((need.key, [(key_of[m.id], m) for m in found]))
+        yield eval_set, qrels, ranked
+
+
+def run_sets(results_path: Path, sets: list[EvalSet], k: int = 10, mode: str = "hybrid",
+             run_out: Path | None = None) -> list[dict[str, Any]]:
+    """Rank the results for the needs of each set with the site's code; one report per set.
+
+    Each report has the ranking metrics and the calibration figures of the estimates the site shows.
+    With `run_out`, every set's top-k goes to that file in TREC run format (query ids prefixed by
+    nothing: sets share need ids when they are rewrites of the same needs, so the tag names the set).
+    """
+    reports = []
+    run_lines: list[str] = []
+    for eval_set, qrels, ranked in _ranked_sets(results_path, sets, k, mode):
+        shown = [(need, doc, m.relevance, m.strong) for need, found in ranked for doc, m in found]
+        report = metrics_at_k({need: [doc for doc, _m in found] for need, found in ranked}, qrels, k)
         reports.append({"set": eval_set.name, "mode": mode, "k": k, **report,
                         **calibration_report(shown, qrels)})
         if run_out is not None:
             tag = f"{mode}-{eval_set.name}"
-            run_lines += [f"{q} Q0 {d} {rank} {score:.6f} {tag}\n"
-                          for q, docs in ranked.items() for rank, (d, score) in enumerate(docs, 1)]
+            run_lines += [f"{need} Q0 {doc} {rank} {m.score:.6f} {tag}\n"
+                          for need, found in ranked for rank, (doc, m) in enumerate(found, 1)]
     if run_out is not None:
         run_out.write_text("".join(run_lines), encoding="utf-8")
     return reports
+
+
+def fit_calibration(results_path: Path, sets: list[EvalSet], depth: int = 30, folds: int = 5, l2: float = 1.0,
+                    strong_at: float | None = None, shown_at: float | None = None,
+                    version: str = "") -> Calibration:
+    """Refit the relevance estimate on the judged pairs among each need's top `depth`, with its figures.
+
+    The features are the current calibration's. Figures come from cross-validation over needs (each
+    need's pairs are estimated by a model fitted without that need), so they say how the estimate
+    does on needs it has not seen: ECE, how many strong labels and how many of them were relevant,
+    and the share of relevant pairs the list still shows (estimate >= shown_at).
+    """
+    current = matches.calibration()
+    strong_at = current.strong_at if strong_at is None else strong_at
+    shown_at = current.shown_at if shown_at is None else shown_at
+    pairs: list[tuple[str, list[float], int]] = []  # (need, features, relevant)
+    for _set, qrels, ranked in _ranked_sets(results_path, sets, depth, "hybrid"):
+        for need, found in ranked:
+            judged = qrels.get(need, {})
+            pairs += [(need, [float(m.features.get(f, 0.0)) for f in current.features], int(judged[doc] > 0))
+                      for doc, m in found if doc in judged]
+    labels = {y for _n, _x, y in pairs}
+    if labels != {0, 1}:
+        raise ValueError("fitting needs judged pairs of both grades (relevant and not) in the top "
+                         f"{depth}; found {len(pairs)} judged pairs")
+    needs = sorted({n for n, _x, _y in pairs})
+    fold_of = {need: i % max(2, min(folds, len(needs))) for i, need in enumerate(needs)}
+    estimates: list[tuple[float, int]] = []
+    for fold in set(fold_of.values()):
+        train = [(x, y) for n, x, y in pairs if fold_of[n] != fold]
+        test = [(x, y) for n, x, y in pairs if fold_of[n] == fold]
+        if not test or len({y for _x, y in train}) < 2:
+            continue
+        model = calibration_fit(current.features, np.array([x for x, _y in train]),
+                                np.array([y for _x, y in train]), l2)
+        estimates += [(model.estimate(dict(zip(current.features, x, strict=True))), y) for x, y in test]
+    strong = [y for p, y in estimates if p >= strong_at]
+    relevant = [p for p, y in estimates if y]
+    figures = {
+        "judged_pairs": len(pairs), "relevant_pairs": sum(y for _n, _x, y in pairs), "needs": len(needs),
+        "cv_ece": round(expected_calibration_error([p for p, _y in estimates], [y for _p, y in estimates]), 4),
+        "cv_strong_labels": len(strong),
+        "cv_strong_precision": round(sum(strong) / len(strong), 3) if strong else None,
+        "cv_relevant_above_shown_at": round(sum(p >= shown_at for p in relevant) / len(relevant), 3)
+        if relevant else None,
+    }
+    return calibration_fit(current.features, np.array([x for _n, x, _y in pairs]),
+                           np.array([y for _n, _x, y in pairs]), l2, strong_at=strong_at, shown_at=shown_at,
+                           version=version or f"refit-depth{depth}", figures=figures)

@@ -7,6 +7,7 @@ public teaser only and shown as teasers.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -22,14 +23,14 @@ from flask import current_app
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
-from matchmaker.core import permissions
+from matchmaker.core import notifications, permissions
 from matchmaker.core.errors import ValidationFailed
 from matchmaker.engine import ranking, reasons
 from matchmaker.engine.calibration import Calibration
 from matchmaker.engine.index import VectorIndex
-from matchmaker.engine.lexical import BM25Index
+from matchmaker.engine.lexical import BM25Scoring
 from matchmaker.listings import lifecycle
-from matchmaker.listings.search import match_terms, published_filter, searchable_text
+from matchmaker.listings.search import match_terms, published_filter, searchable_text, tokenize
 from matchmaker.matching import embedding, index
 from matchmaker.reference import REGIONS, default_trl
 from models import Notification, Session, User, listing_model
@@ -151,17 +152,13 @@ class MatchItem:
 class Corpus:
     """What ranking searches: a vector index, a BM25 index and a loader of searchable listings by id.
 
-    The site builds it from the database; the evaluation command builds one from files, and both
-    rank through rank_corpus().
+    The site opens the indexes the workers wrote; the evaluation command builds them from files, and
+    both rank through rank_corpus().
     """
 
     vectors: VectorIndex
-    lexical: BM25Index
+    lexical: BM25Scoring
     load: Callable[[list[int]], dict[int, ranking.ListingDoc]]
-
-
-_lexical: dict[tuple[str, str], tuple[str | None, BM25Index]] = {}
-_lexical_lock = threading.Lock()
 
 
 def lexical_tokens(title: str | None, keywords: Any, summary: str | None, description: str | None) -> list[str]:
@@ -169,21 +166,6 @@ def lexical_tokens(title: str | None, keywords: Any, summary: str | None, descri
     shape = SimpleNamespace(title=title, keywords=keywords or [], summary=summary, description=description,
                             application_areas=None, confidential=False)
     return searchable_text(shape).split()
-
-
-def _lexical_index(side: str) -> BM25Index:
-    """BM25 over the stored search tokens of the side's searchable listings, rebuilt with each generation."""
-    state = index.state_for(side, embedding.get_embedder().info.name)
-    path = state.path if state else None
-    key = (str(index.index_dir()), side)
-    with _lexical_lock:
-        cached = _lexical.get(key)
-        if cached is None or cached[0] != path:
-            model = listing_model(side)
-            rows = Session.execute(sa.select(model.id, model.search_text).where(published_filter(model))).all()
-            cached = (path, BM25Index({row.id: (row.search_text or "").split() for row in rows}))
-            _lexical[key] = cached
-        return cached[1]
 
 
 def site_corpus(side: str) -> Corpus:
@@ -195,7 +177,7 @@ def site_corpus(side: str) -> Corpus:
         rows = Session.scalars(sa.select(model).where(model.id.in_(ids), published_filter(model)))
         return {row.id: to_doc(row) for row in rows}
 
-    return Corpus(index.reader_index(side), _lexical_index(side), load)
+    return Corpus(index.reader_index(side), index.reader_lexical(side), load)
 
 
 # --- query vectors -------------------------------------------------------------------------------
@@ -321,6 +303,29 @@ def search(viewer: Any, text: str, side: str = "result", filters: SearchFilters 
     return _present(side, found, cleaned, viewer)
 
 
+_CJK_OR_LATIN = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+
+
+def query_advice(text: str) -> list[str]:
+    """What the searcher should know about their query before reading the results: cut short, too
+    little to match on, only filler words, or a language the matching does not read well."""
+    advice = []
+    text = (text or "").strip()
+    if len(text) > MAX_QUERY_CHARS:
+        advice.append(_("Only the first %(n)s characters of your description were used.", n=MAX_QUERY_CHARS))
+    words = tokenize(text[:MAX_QUERY_CHARS])
+    if text and not _CJK_OR_LATIN.search(text):
+        advice.append(_("Matching reads Chinese and English; describe the problem in one of them for useful "
+                        "results."))
+    elif len("".join(text.split())) < 3:
+        advice.append(_("That is very short to match on. Describe the problem or the technology in a "
+                        "sentence."))
+    elif not words:
+        advice.append(_("Your words are too general to match on. Say what the technology is about: the "
+                        "object, the material or process, and the figure that must improve."))
+    return advice
+
+
 def _sees_details(listing: Any, viewer: Any) -> bool:
     return not listing.confidential or permissions.can_view_details(viewer, listing)
 
@@ -428,12 +433,15 @@ def _notify_pair(first: Any, second: Any, score: float) -> int:
 
 
 def _owner_ids(listing: Any) -> list[int]:
+    """Who hears of the listing's new matches: its owner, else its organization's members in the owning
+    role; never a user who turned match notices off."""
     if listing.owner_id is not None:
         owner = Session.get(User, listing.owner_id)
         if owner is not None and owner.active:
-            return [owner.id]
+            return [owner.id] if notifications.wants_match_notices(owner) else []
     role = permissions.OWNER_ROLE[listing.kind]
     return list(Session.scalars(sa.select(User.id).where(
-        User.organization_id == listing.organization_id, User.role == role, User.active.is_(True))))
+        User.organization_id == listing.organization_id, User.role == role, User.active.is_(True),
+        User.match_notices != "off")))
 
 

@@ -189,16 +189,21 @@ def _announce(indexed: list[tuple[str, int]]) -> None:
 def reconcile() -> dict[str, int]:
     """Published listings without a current vector get one; closed or expired ones leave the index.
 
-    Also finishes outbox events left behind while Redis or every worker was down, and re-embeds
-    everything after a model change (stored vectors are per model).
+    Also finishes outbox events left behind while Redis or every worker was down, re-embeds
+    everything after a model change (stored vectors are per model), and rebuilds a side whose
+    announced lexical index cannot be read.
     """
-    queued = 0
+    queued = repaired = 0
     info = embedding.get_embedder().info
     for kind in index.SIDES:
+        if index.repair_lexical(kind):
+            Session.commit()
+            repaired += 1
         queued += _queue_differences(kind, info.name, info.dim)
     Session.commit()
     totals = process_outbox()
     totals["queued"] = queued
+    totals["repaired"] = repaired
     return totals
 
 

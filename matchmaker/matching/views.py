@@ -69,7 +69,8 @@ def search():
         except ValidationFailed as failure:
             error = failure.message
     return render_template("matching/search.html", q=text, side=side, filters=filters, items=items,
-                           error=error, **_choices())
+                           error=error, advice=matches.query_advice(text) if text and not error else [],
+                           **_choices())
 
 
 @bp.get("/matches/<any(result,need):kind>/<int:listing_id>")

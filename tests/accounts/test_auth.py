@@ -300,3 +300,20 @@ class TestSessionsEnd:
             users.set_active(admin, user.id, False)
             users.set_active(admin, user.id, True)
         assert not self._signed_in(laptop)
+
+    def test_staff_sign_a_user_out_everywhere_from_the_users_page(self, app, make):
+        user, laptop, phone = self._two_devices(app, make)
+        make.user(Role.ADMIN, email="admin@example.cn")
+        admin = app.test_client()
+        assert admin.post("/account/login", data={"email": "admin@example.cn", "password": PASSWORD}).status_code == 302
+        page = admin.get("/admin/users?lang=en").get_data(as_text=True)
+        assert f'action="/admin/users/{user.id}/sign-out"' in page
+        done = admin.post(f"/admin/users/{user.id}/sign-out", follow_redirects=True).get_data(as_text=True)
+        assert "has been signed out on every device" in done
+        assert not self._signed_in(laptop) and not self._signed_in(phone)
+        assert self._signed_in(admin)  # only that user's sessions end
+        relogin = laptop.post("/account/login", data={"email": "s@example.cn", "password": PASSWORD})
+        assert relogin.status_code == 302 and self._signed_in(laptop)  # the account itself still works
+        outsider = app.test_client()  # a researcher cannot sign others out
+        outsider.post("/account/login", data={"email": "s@example.cn", "password": PASSWORD})
+        assert outsider.post(f"/admin/users/{user.id}/sign-out").status_code == 403

@@ -73,3 +73,66 @@ def test_request_accept_schedule_and_print(live_server, browser):
     assert sheet.locator(".qr svg").count() == 1
     staff.emulate_media(media="print")
     assert staff.locator(".site-header").is_hidden()
+
+
+def test_checkbox_lists_are_rows_of_box_and_label(live_server, browser):
+    """Each option of a checkbox list sits on one line, the box left of its label, with no bullet."""
+    with live_server.app.test_request_context("/?lang=zh"):
+        world = _setup()
+    context = browser.new_context(locale="zh-CN")
+    context.add_cookies([live_server.session_cookie(world["enterprise"], lang="zh")])
+    page = context.new_page()
+    page.goto(live_server.url(f"/fairs/{world['fair']}/register"))
+    for name in ("need_ids", "sessions"):
+        items = page.locator(f"ul#{name} > li")
+        assert items.count() >= 1
+        for i in range(items.count()):
+            item = items.nth(i)
+            assert item.evaluate("li => getComputedStyle(li).listStyleType") == "none"
+            box = item.locator("input[type=checkbox]").bounding_box()
+            label = item.locator("label").bounding_box()
+            assert box["x"] + box["width"] <= label["x"]  # the box is left of its label
+            middle = box["y"] + box["height"] / 2
+            assert label["y"] <= middle <= label["y"] + label["height"]  # on the same line
+        # Clicking the label ticks its box.
+        first = items.nth(0)
+        checked = first.locator("input").is_checked()
+        first.locator("label").click()
+        assert first.locator("input").is_checked() != checked
+    assert page.get_by_role("button", name="报名").count() == 1
+
+
+def test_staff_approve_waiting_registrations_in_bulk(live_server, browser):
+    with live_server.app.test_request_context("/?lang=zh"):
+        world = _setup()
+        for i in range(3):
+            user = factories.user(Role.ENTERPRISE, name=f"待审{i}")
+            fairs.register(user, world["fair"], fairs.Registration(name=user.name, email=user.email,
+                                                                   participant_type="enterprise"))
+    context = browser.new_context(locale="zh-CN")
+    context.add_cookies([live_server.session_cookie(world["staff"], lang="zh")])
+    page = context.new_page()
+    page.goto(live_server.url(f"/fairs/{world['fair']}/participants?status=pending"))
+    assert page.locator("input[name=participant_ids]").count() == 3
+    page.locator("input[data-select-all]").check()  # ticks every shown registration
+    page.get_by_role("button", name="通过所选").click()
+    assert "已将 3 条报名设为" in page.locator(".flash").inner_text()
+    page.goto(live_server.url(f"/fairs/{world['fair']}/participants?status=pending"))
+    assert page.locator("input[name=participant_ids]").count() == 0
+
+
+def test_checkin_desk_counts_down_who_is_still_missing(live_server, browser):
+    with live_server.app.test_request_context("/?lang=zh"):
+        world = _setup()
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
+    context.add_cookies([live_server.session_cookie(world["staff"], lang="zh")])
+    page = context.new_page()
+    page.goto(live_server.url(f"/fairs/{world['fair']}/checkin"))
+    desk = page.locator("#still-missing")
+    assert "已签到 0 位，尚有 2 位未到" in desk.locator("#checkin-count").inner_text()
+    desk.locator("tr", has_text="林教授").get_by_role("button", name="签到").click()
+    assert "林教授" in page.locator(".flash").inner_text()
+    desk = page.locator("#still-missing")
+    assert "已签到 1 位，尚有 1 位未到" in desk.locator("#checkin-count").inner_text()
+    assert desk.locator("tr", has_text="林教授").count() == 0 and desk.locator("tr", has_text="黄经理").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scroll on a phone

@@ -37,8 +37,9 @@ def _paths() -> list[str]:
         "/", "/results", "/results?q=" + quote("预测性维护"), "/needs?industry_section=C", f"/result/{result}",
         f"/result/{secret}", f"/need/{need}", "/need/new", "/my/listings", "/admin/", "/admin/review",
         "/admin/users", "/admin/organizations", "/admin/imports/", "/introductions/", "/deals/board", "/deals/",
-        f"/deals/{deal}", "/contracts/", "/contracts/new", f"/contracts/{contract}", "/stats/", "/stats/public",
-        "/fairs/", "/notifications/", "/account/profile",
+        f"/deals/{deal}", "/contracts/", "/contracts/new", f"/contracts/{contract}", "/stats/", "/stats/matching",
+        "/stats/public",
+        "/fairs/", "/notifications/", "/account/profile", "/account/tokens/", "/account/webhooks/", "/api/v1/docs",
     ]
     for fair in fairs:
         paths += [f"/fairs/{fair}", f"/fairs/{fair}/participants", f"/fairs/{fair}/schedule", f"/fairs/{fair}/report"]
@@ -65,18 +66,34 @@ def test_main_pages_render_translated_and_fit_a_phone(live_server, staff_page, l
     page, paths = staff_page
     unexpected = CHINESE_UI if lang == "en" else ENGLISH_UI
     problems: list[str] = []
+    # Anything the Content-Security-Policy blocks, and any script error, is a problem on that page.
+    blocked: list[str] = []
+    page.on("console", lambda msg: blocked.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.on("pageerror", lambda error: blocked.append(f"script error: {error}"))
     started = time.monotonic()
     for path in paths:
+        blocked.clear()
         url = live_server.url(path + ("&" if "?" in path else "?") + f"lang={lang}")
         response = page.goto(url, wait_until="load")
         if response is None or response.status != 200:
             problems.append(f"{path}: HTTP {response.status if response else 'no response'}")
             continue
-        text = page.evaluate("document.body.textContent")
+        # The API reference renders the OpenAPI document, which is written in English like the code.
+        text = page.evaluate("(() => { const body = document.body.cloneNode(true); "
+                             "body.querySelectorAll('#api-reference').forEach(e => e.remove()); "
+                             "return body.textContent; })()")
         if not page.locator("h1").count():
             problems.append(f"{path}: no <h1>")
         problems += [f"{path}: error text {word!r}" for word in ("Traceback", "jinja2") if word in text]
         problems += [f"{path}: untranslated {word!r}" for word in unexpected if word in text]
+        problems += [f"{path}: {message[:160]}" for message in blocked]
+        if path == "/api/v1/docs":
+            try:  # the vendored Swagger UI draws one block per operation of the site's OpenAPI document
+                page.wait_for_selector("#api-reference .opblock", timeout=15000)
+            except Exception:
+                problems.append(f"{path}: the API reference did not render")
+        if path == "/stats/" and page.evaluate("window.Chart ? Object.keys(Chart.instances).length : 0") < 1:
+            problems.append(f"{path}: the charts were not drawn")
         scroll_width, inner_width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         if scroll_width > inner_width + 1:
             problems.append(f"{path}: {scroll_width}px wide on a {inner_width}px phone")

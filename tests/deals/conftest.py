@@ -46,7 +46,7 @@ def contract_values(people) -> dict[str, Any]:
     return {
         "contract_type": "transfer", "contract_subtype": "transfer.patent", "project_name": "高效电机控制专利转让",
         "registration_number": "", "signing_date": "2025-03-18", "valid_from": "2025-03-18",
-        "valid_until": "2027-03-17", "amount": "1200000.00", "tech_amount": "1000000.00",
+        "valid_until": "2027-03-17", "amount": "120", "tech_amount": "100",
         "payment_mode": "instalments", "ip_type": "patent", "tech_field": "advanced_manufacturing",
         "seller_org_id": str(people["uni"].id), "seller_name": "", "seller_entity_type": "", "seller_region": "",
         "buyer_org_id": str(people["firm"].id), "buyer_name": "", "buyer_entity_type": "", "buyer_region": "",

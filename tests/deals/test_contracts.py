@@ -8,7 +8,7 @@ import re
 import pytest
 from openpyxl import Workbook
 
-from matchmaker.deals import deals
+from matchmaker.deals import contract_import, deals
 from models import AuditLog, Contract, DealStage, Session
 
 
@@ -31,8 +31,8 @@ def test_staff_record_a_contract_with_party_details_from_the_organizations(clien
 
 BAD_INPUT = [
     ({"amount": "-5"}, "amount", "Amounts cannot be negative."),
-    ({"tech_amount": "1300000"}, "tech_amount", "cannot exceed the contract amount"),
-    ({"amount": "abc"}, "amount", "Enter a number."),
+    ({"tech_amount": "130"}, "tech_amount", "cannot exceed the contract amount"),
+    ({"amount": "abc"}, "amount", "Enter an amount in 万元"),
     ({"signing_date": "2027-06-01"}, "signing_date", "after the end of the validity period"),
     ({"valid_from": "2028-01-01"}, "valid_until", "ends before it starts"),
     ({"contract_type": "bogus"}, "contract_type", "Not a valid choice"),
@@ -61,6 +61,52 @@ def test_bad_input_is_refused_next_to_the_field_and_nothing_is_saved(client, aut
     typed = change.get(field)
     if typed and field not in ("contract_type", "contract_subtype", "seller_entity_type"):
         assert f'value="{typed}"' in page  # what the user typed is kept
+
+
+@pytest.mark.parametrize("amount, tech_amount, fen, tech_fen", [
+    ("60", "50", 60_000_000, 50_000_000),                 # a clerk typing 60 means 60万元
+    ("60万", "50万元", 60_000_000, 50_000_000),
+    ("60 万元", "500,000元", 60_000_000, 50_000_000),
+    ("600000元", "50.0", 60_000_000, 50_000_000),
+    ("1.5亿", "¥1.2亿元", 15_000_000_000, 12_000_000_000),
+    ("６０万", "12.345678", 60_000_000, 12_345_678),
+])
+def test_contract_amounts_are_in_wan_yuan_or_in_the_unit_written(client, auth, people, contract_values,
+                                                                 amount, tech_amount, fen, tech_fen):
+    auth.login(people["staff"])
+    form = client.get("/contracts/new?lang=zh").get_data(as_text=True)
+    assert "合同成交额（万元）" in form and "60 表示 60 万元" in form  # the unit is stated
+    response = client.post("/contracts/new", data={**contract_values, "amount": amount, "tech_amount": tech_amount})
+    assert response.status_code == 302
+    contract = Session.query(Contract).one()
+    assert (contract.amount_fen, contract.tech_amount_fen) == (fen, tech_fen)
+
+
+def test_the_edit_form_shows_amounts_in_wan_yuan_and_what_will_be_saved(client, auth, people, contract_values):
+    auth.login(people["staff"])
+    client.post("/contracts/new", data={**contract_values, "amount": "60", "tech_amount": "50"})
+    contract = Session.query(Contract).one()
+    page = client.get(f"/contracts/{contract.id}/edit?lang=zh").get_data(as_text=True)
+    assert 'name="amount" required type="text" value="60"' in page
+    again = client.post(f"/contracts/{contract.id}/edit?lang=zh",
+                        data={**contract_values, "version": "1", "amount": "60万", "project_name": ""})
+    assert again.status_code == 400
+    text = again.get_data(as_text=True)
+    assert 'value="60万"' in text and "将保存为 ¥60万元" in text
+
+
+@pytest.mark.parametrize("typed", ["60万万", "abc", "0.0000001", "NaN", "inf", "60美元"])
+def test_unreadable_amounts_get_a_field_error_and_keep_everything_typed(client, auth, people, contract_values,
+                                                                       typed):
+    auth.login(people["staff"])
+    response = client.post("/contracts/new?lang=en", data={**contract_values, "amount": typed,
+                                                           "project_name": "保留的项目名称"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    block = page[page.index('name="amount"'):]
+    assert "Enter an amount in 万元" in block[:block.index('class="field')]
+    assert f'value="{typed}"' in page and 'value="保留的项目名称"' in page and 'value="100"' in page
+    assert contract_count() == 0
 
 
 def _selected(page: str, name: str) -> str:
@@ -216,3 +262,25 @@ def test_import_of_an_unreadable_file_says_why(client, auth, people):
     response = upload(client, "just,some\ncolumns,nobody,knows\n")
     assert response.status_code == 400
     assert "None of the columns is recognised" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("cell, fen", [("125000.00", 12_500_000), ("1,234.50", 123_450), ("¥12万", 12_000_000),
+                                       ("3.5万元", 3_500_000), ("1.2亿", 12_000_000_000), ("600000元", 60_000_000)])
+def test_the_import_reads_a_bare_number_in_yuan_as_its_columns_say(cell, fen):
+    assert contract_import.parse_yuan(cell) == fen
+
+
+@pytest.mark.parametrize("cell", ["abc", "inf", "NaN", "0.001", "12万万"])
+def test_the_import_refuses_cells_that_are_not_amounts(cell):
+    with pytest.raises(ValueError):
+        contract_import.parse_yuan(cell)
+
+
+def test_the_amount_preview_says_what_a_box_will_save(client, auth, people):
+    auth.login(people["staff"])
+    assert client.get("/contracts/amount?value=60&lang=zh").get_json() == {"saved": "将保存为 ¥60万元。"}
+    assert client.get("/contracts/amount?value=1.5亿&lang=zh").get_json() == {"saved": "将保存为 ¥1.5亿元。"}
+    assert client.get("/contracts/amount?value=&lang=zh").get_json() == {"saved": ""}
+    assert "Enter an amount in 万元" in client.get("/contracts/amount?value=60万万&lang=en").get_json()["error"]
+    auth.login(people["enterprise"])
+    assert client.get("/contracts/amount?value=60").status_code == 403

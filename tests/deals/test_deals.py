@@ -134,6 +134,12 @@ def test_a_broker_opens_a_deal_by_hand(client, auth, people, make):
                                                      "origin": "offline", "stage": "introduced"})
     assert hidden.status_code == 400 and "No research result has this number." in hidden.get_data(as_text=True)
     assert "未发布的草稿" not in hidden.get_data(as_text=True) and Session.query(Deal).count() == 0
+    secret = make.result(owner=people["researcher"], title="保密的成果", confidential=True)
+    refused = client.post("/deals/new?lang=en", data={"result_id": str(secret.id),
+                                                      "buyer_org_id": str(people["firm"].id),
+                                                      "origin": "offline", "stage": "introduced"})
+    assert refused.status_code == 400 and "This listing is confidential" in refused.get_data(as_text=True)
+    assert Session.query(Deal).count() == 0
     ok = client.post("/deals/new", data={"result_id": str(result.id), "buyer_org_id": str(people["firm"].id),
                                          "origin": "offline", "stage": "meeting_held"})
     assert ok.status_code == 302
@@ -141,3 +147,20 @@ def test_a_broker_opens_a_deal_by_hand(client, auth, people, make):
     assert (made.broker_id, made.seller_org_id, made.origin) == (people["broker"].id, people["uni"].id, "offline")
     auth.login(people["researcher"])
     assert client.get("/deals/board").status_code == 403
+
+
+def test_a_broker_finds_the_listings_by_title_instead_of_typing_numbers(client, auth, people, make):
+    result = make.result(owner=people["researcher"], title="海水淡化膜材料")
+    need = make.need(owner=people["enterprise"], title="电镀废水零排放")
+    make.result(owner=people["researcher"], title="海水养殖网箱", status="draft")  # never offered
+    auth.login(people["broker"])
+    page = client.get("/deals/new?lang=en&find_result=海水").get_data(as_text=True)
+    picks = page[page.index('id="pick-result"'):]
+    assert "海水淡化膜材料" in picks and "海水养殖网箱" not in page
+    link = f"/deals/new?result_id={result.id}"
+    assert link in picks.replace("&amp;", "&")
+    chosen = client.get(f"/deals/new?lang=en&result_id={result.id}&find_need=废水").get_data(as_text=True)
+    assert "Chosen: 海水淡化膜材料" in chosen
+    assert f"result_id={result.id}&amp;need_id={need.id}" in chosen  # choosing the need keeps the result
+    none = client.get("/deals/new?lang=en&find_need=%25%27%22").get_data(as_text=True)
+    assert "No published listing matches these words." in none

@@ -1,7 +1,8 @@
 """Introductions: request, answer, release of confidential details to that counterpart alone, expiry."""
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import render_template
@@ -59,7 +60,7 @@ def test_declining_needs_a_reason_and_the_requester_sees_it(client, auth, people
     assert client.post(f"/introductions/{intro.id}/decline", data={"reason": "too_early"}).status_code == 302
     auth.login(people["enterprise"])
     page = client.get(f"/introductions/{intro.id}?lang=en").get_data(as_text=True)
-    assert "Declined" in page and "Too early stage" in page
+    assert "Declined" in page and "The research team says its result is not yet mature enough for your use." in page
     assert not permissions.can_view_details(people["enterprise"], secret)
 
 
@@ -137,3 +138,98 @@ def test_listing_actions_partial_shows_the_viewer_what_they_can_do(app, people, 
             login_user(people[viewer])
         html = render_template("introductions/_listing_actions.html", listing=secret, kind="result")
     assert expected in html
+
+
+def test_pending_requests_show_the_reply_deadline_to_both_sides(client, auth, people, secret):
+    auth.login(people["enterprise"])
+    ask(client, secret)
+    intro = Session.query(Introduction).one()
+    intro.created_at = datetime(2031, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Quanzhou
+    Session.commit()
+    deadline = "2031-03-15 10:00"  # INTRODUCTION_EXPIRY_DAYS (14) later, when remind_and_expire expires it
+    page = client.get(f"/introductions/{intro.id}?lang=en").get_data(as_text=True)
+    assert f"The owner has until {deadline} to answer." in page
+    assert deadline in client.get("/introductions/?lang=en").get_data(as_text=True)
+    auth.login(people["researcher"])
+    page = client.get(f"/introductions/{intro.id}?lang=zh").get_data(as_text=True)
+    assert f"请在 {deadline} 前答复。" in page
+    assert deadline in client.get("/introductions/?lang=en").get_data(as_text=True)
+    introductions.accept(people["researcher"], intro.id)
+    page = client.get(f"/introductions/{intro.id}?lang=en").get_data(as_text=True)
+    assert deadline not in page  # answered: no deadline any more
+
+
+def _block(page: str, element_id: str) -> str:
+    start = page.index(f'id="{element_id}"')
+    return page[start:page.index("</section>", start)]
+
+
+def test_after_acceptance_both_sides_get_contacts_and_next_steps(client, auth, people, secret):
+    people["enterprise"].phone = "13800000000"
+    Session.commit()
+    auth.login(people["enterprise"])
+    ask(client, secret)
+    intro = Session.query(Introduction).one()
+    page = client.get(f"/introductions/{intro.id}?lang=en").get_data(as_text=True)
+    assert 'id="contacts"' not in page and "0595-12345678" not in page  # nothing released before
+    introductions.accept(people["researcher"], intro.id)
+    deal = Session.query(Deal).one()
+
+    page = client.get(f"/introductions/{intro.id}?lang=en").get_data(as_text=True)
+    contacts = _block(page, "contacts")
+    assert "0595-12345678" in contacts and people["uni"].name in contacts  # the released owner contact
+    steps = _block(page, "next-steps")
+    assert f'href="mailto:{people["researcher"].email}?subject=' in steps  # write to the owner side
+    assert f'href="/deals/{deal.id}"' in steps and "See the deal" in steps
+
+    auth.login(people["researcher"])
+    page = client.get(f"/introductions/{intro.id}?lang=zh").get_data(as_text=True)
+    contacts = _block(page, "contacts")
+    assert "13800000000" in contacts and people["enterprise"].email in contacts
+    steps = _block(page, "next-steps")
+    assert f'href="mailto:{people["enterprise"].email}?subject=' in steps and "查看交易" in steps
+
+    auth.login(people["outsider"])
+    assert client.get(f"/introductions/{intro.id}").status_code == 404
+
+
+def _options(page: str) -> list[str]:
+    select = page[page.index('name="reason"'):]
+    return re.findall(r'<option[^>]*value="([^"]+)"', select[:select.index("</select>")])
+
+
+def test_a_research_side_declines_with_its_own_reasons_worded_for_the_enterprise(client, auth, people, secret):
+    auth.login(people["enterprise"])
+    ask(client, secret)
+    intro = Session.query(Introduction).one()
+    auth.login(people["researcher"])
+    page = client.get(f"/introductions/{intro.id}?lang=en").get_data(as_text=True)
+    assert _options(page) == ["not_a_fit", "too_early", "not_available", "no_capacity", "description_unclear",
+                              "other"]
+    assert "Our result does not fit this need" in page and "Route to market unclear" not in page
+    refused = client.post(f"/introductions/{intro.id}/decline?lang=en", data={"reason": "route_to_market_unclear"})
+    assert refused.status_code == 400  # a buyer's reason is not the research side's to give
+    assert client.post(f"/introductions/{intro.id}/decline", data={"reason": "not_a_fit"}).status_code == 302
+    mine = client.get(f"/introductions/{intro.id}?lang=en").get_data(as_text=True)
+    assert "Our result does not fit this need" in mine[mine.index('id="decline-reason"'):]
+    auth.login(people["enterprise"])
+    theirs = client.get(f"/introductions/{intro.id}?lang=zh").get_data(as_text=True)
+    assert "成果方认为其成果与贵方需求不匹配。" in theirs[theirs.index('id="decline-reason"'):]
+
+
+def test_an_enterprise_declines_a_research_side_with_reasons_worded_for_the_researcher(client, auth, people,
+                                                                                      make):
+    need = make.need(owner=people["enterprise"], title="冷库温度实时监测")
+    auth.login(people["researcher"])
+    ask(client, need, message="我们的传感器成果可以用于冷库。")
+    intro = Session.query(Introduction).one()
+    auth.login(people["enterprise"])
+    page = client.get(f"/introductions/{intro.id}?lang=en").get_data(as_text=True)
+    assert _options(page) == ["too_early", "benefit_unclear", "route_to_market_unclear", "description_unclear",
+                              "other"]
+    assert "Benefit over what we use now unclear" in page
+    assert client.post(f"/introductions/{intro.id}/decline", data={"reason": "benefit_unclear"}).status_code == 302
+    auth.login(people["researcher"])
+    page = client.get(f"/introductions/{intro.id}?lang=en").get_data(as_text=True)
+    reason = page[page.index('id="decline-reason"'):]
+    assert "The company did not see the benefit over what it uses now; a comparison may help." in reason

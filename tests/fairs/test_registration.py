@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import date, time
 
 import pytest
@@ -9,8 +10,9 @@ from openpyxl import Workbook
 
 from matchmaker.core.errors import Conflict, ValidationFailed
 from matchmaker.fairs import fairs, participant_import
-from models import FairParticipant, Role, Session
+from models import AuditLog, FairParticipant, Role, Session
 from models.fairs import FairStatus
+from tests.fairs.conftest import build_fair
 
 
 def test_registration_attaches_listings_and_every_session_by_default(make, world):
@@ -38,6 +40,22 @@ def test_someone_elses_listing_cannot_be_brought(make, world):
             name="x", email=user.email, participant_type="enterprise", need_ids=[other.id]))
     assert "listings" in exc.value.errors
     assert Session.query(FairParticipant).count() == 2
+
+
+def test_a_typed_email_of_another_organizations_account_does_not_hand_it_the_registration(client, make, world):
+    """An enterprise registers a colleague but types the address of someone at another organization: the
+    participant is registered, but that account gets no access to this organization's fair schedule."""
+    user = make.user(Role.ENTERPRISE)
+    stranger = make.user(Role.ENTERPRISE)
+    colleague = make.user(Role.ENTERPRISE, user.organization)
+    typo = fairs.register(user, world.fair.id, fairs.Registration(
+        name="吴总监", email=stranger.email, participant_type="enterprise"))
+    mine = fairs.register(user, world.fair.id, fairs.Registration(
+        name="周工", email=colleague.email.upper(), participant_type="enterprise"))
+    assert typo.user_id is None and mine.user_id == colleague.id
+    with client.session_transaction() as sess:
+        sess["_user_id"], sess["_fresh"] = stranger.get_id(), True
+    assert client.get(f"/fairs/participants/{typo.id}/schedule").status_code in (403, 404)
 
 
 def test_the_same_person_cannot_register_twice(world):
@@ -114,3 +132,66 @@ def test_dates_in_the_sheet_mean_every_session_that_day(make, world):
     participant_import.import_participants(world.staff, world.fair.id, "p.csv", csv)
     qian = Session.query(FairParticipant).filter_by(email="qian@example.cn").one()
     assert len(qian.availability) == 2
+
+
+def _selected_type(page: str) -> str:
+    select = page[page.index('name="participant_type"'):]
+    select = select[:select.index("</select>")]
+    return select.split("selected value=\"")[1].split('"')[0] if "selected value=" in select else ""
+
+
+@pytest.mark.parametrize("role, kind, expected", [
+    (Role.ENTERPRISE, "enterprise", "enterprise"), (Role.RESEARCHER, "university", "research"),
+    (Role.RESEARCHER, "institute", "research"), (Role.BROKER, "agency", "broker"),
+])
+def test_the_registration_form_starts_with_the_type_the_organization_takes(client, auth, make, world,
+                                                                          role, kind, expected):
+    user = make.user(role, organization=make.org(kind))
+    auth.login(user)
+    page = client.get(f"/fairs/{world.fair.id}/register?lang=zh").get_data(as_text=True)
+    assert _selected_type(page) == expected
+    # The button says what it does: 报名 (sign up for the fair), not 注册 (create an account).
+    form = page[page.index('<form method="post" class="card"'):]
+    buttons = re.findall(r"<button[^>]*>([^<]*)</button>", form[:form.index("</form>")])
+    assert buttons == ["报名"]
+
+
+def test_an_enterprise_signs_up_with_the_default_type(client, auth, make, world):
+    user = make.user(Role.ENTERPRISE, name="吴总监")
+    auth.login(user)
+    page = client.get(f"/fairs/{world.fair.id}/register").get_data(as_text=True)
+    response = client.post(f"/fairs/{world.fair.id}/register", data={
+        "name": "吴总监", "email": user.email, "participant_type": _selected_type(page),
+        "organization_id": str(user.organization_id), "sessions": [str(s.id) for s in world.fair.sessions]})
+    assert response.status_code == 302
+    assert Session.query(FairParticipant).filter_by(user_id=user.id).one().participant_type == "enterprise"
+
+
+def test_staff_validate_many_registrations_at_once(client, auth, make, world):
+    pending = [world.add_person(make, Role.ENTERPRISE, "enterprise", validated=False)[1] for _ in range(3)]
+    other_staff, other_fair = build_fair(make, name="另一场对接会")
+    stranger = fairs.register(other_staff, other_fair.id, fairs.Registration(
+        name="外人", email="x@example.cn", participant_type="enterprise", organization_id=pending[0].organization_id))
+    auth.login(world.staff)
+    page = client.get(f"/fairs/{world.fair.id}/participants?lang=zh").get_data(as_text=True)
+    assert page.count('name="participant_ids"') == 5 and "通过所选" in page
+    url = f"/fairs/{world.fair.id}/participants/status"
+    response = client.post(url + "?lang=en", data={"status": "validated",
+                                                   "participant_ids": [str(p.id) for p in pending[:2]]},
+                           follow_redirects=True)
+    assert "2 registrations changed to Validated." in response.get_data(as_text=True)
+    Session.expire_all()
+    assert [Session.get(FairParticipant, p.id).status for p in pending] == ["validated", "validated", "pending"]
+    assert Session.query(AuditLog).filter_by(action="fair.participant.status").filter(
+        AuditLog.entity_id.in_([p.id for p in pending[:2]])).count() == 2
+    # Another fair's participant among the ticked ones: refused, nothing changed.
+    assert client.post(url, data={"status": "validated",
+                                  "participant_ids": [str(pending[2].id), str(stranger.id)]}).status_code == 404
+    Session.expire_all()
+    assert Session.get(FairParticipant, pending[2].id).status == "pending"
+    # Nothing ticked: said so.
+    empty = client.post(url + "?lang=en", data={"status": "validated"}, follow_redirects=True)
+    assert "Select at least one participant." in empty.get_data(as_text=True)
+    # Participants cannot do it.
+    auth.login(world.researcher)
+    assert client.post(url, data={"status": "validated", "participant_ids": [str(pending[2].id)]}).status_code == 403

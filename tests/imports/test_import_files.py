@@ -126,6 +126,24 @@ def test_xlsx_with_english_headers(client, staff, university):
     assert (result.maturity, result.trl, result.price_fen, result.language) == ("pilot", 6, 150_000_000, "en")
 
 
+def _xlsx_with_sheet(sheet_rows: bytes, extra: dict[str, bytes] | None = None) -> bytes:
+    """A real workbook whose first sheet's XML is replaced: how hostile files are made."""
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(_xlsx_bytes([["title", "summary"], ["A", "B"]])))
+    sheet = (b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+             b'spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>title</t></is></c>'
+             b'<c r="B1" t="inlineStr"><is><t>summary</t></is></c></row>' + sheet_rows + b"</sheetData></worksheet>")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for entry in source.infolist():
+            archive.writestr(entry.filename, sheet if entry.filename == "xl/worksheets/sheet1.xml"
+                             else source.read(entry.filename))
+        for name, content in (extra or {}).items():
+            archive.writestr(name, content)
+    return out.getvalue()
+
+
 def _xlsx_bytes(rows) -> bytes:
     book = Workbook()
     for row in rows:
@@ -133,6 +151,48 @@ def _xlsx_bytes(rows) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+HOSTILE_XLSX = {
+    # ~300 KB that unpacks to 150 MB: refused from the zip directory, before any XML is parsed.
+    "unpacks to gigabytes": (lambda: _xlsx_with_sheet(b'<row r="2"><c r="A2" t="inlineStr"><is><t>'
+                                                        + b"x" * 150_000_000 + b"</t></is></c></row>"),
+                             "unpacks to more than 100 MB"),
+    # One cell at the last row: openpyxl would hand back a million blank rows one by one.
+    "a cell at row 1,048,576": (lambda: _xlsx_with_sheet(b'<row r="1048576"><c r="A1048576" t="inlineStr">'
+                                                         b"<is><t>x</t></is></c></row>"), "more than 20000 rows"),
+    # A value in column XFD: every row would be padded to 16,384 cells.
+    "a value 16,384 columns out": (lambda: _xlsx_bytes([["title", "summary"], ["A", "B"] + [None] * 16381 + ["x"]]),
+                                   "16384 columns wide"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_XLSX, ids=list(HOSTILE_XLSX))
+def test_hostile_workbooks_are_refused_with_a_message_and_nothing_saved(client, staff, university, case):
+    make_file, message = HOSTILE_XLSX[case]
+    client.get("/?lang=en")
+    response = upload(client, make_file(), "results.xlsx", university)
+    assert response.status_code == 200
+    assert message in response.get_data(as_text=True)
+    assert _count(ImportBatch) == 0 and _count(ResearchResult) == 0
+
+
+def test_excel_unicode_text_and_utf16_csv_exports_are_read(client, staff, university):
+    # Excel's "Unicode Text" export: UTF-16 with a byte-order mark, tab-separated.
+    text = "标题\t简介\n振动监测预测性维护系统\t设备坏了才修太被动\n"
+    for encoding, name in (("utf-16", "results.csv"), ("utf-16-be", "results.csv")):
+        data = text.encode(encoding) if encoding == "utf-16" else b"\xfe\xff" + text.encode(encoding)
+        batch, page = upload_and_preview(client, data, name, university)
+        assert batch.total_rows == 1 and batch.invalid_rows == 0, batch.row_errors
+        assert "振动监测预测性维护系统" in page
+
+
+def test_a_sheet_that_declares_no_range_is_read_no_wider_than_the_cap(client, staff, university):
+    # 3,000 rows each with a blank cell in column XFD and no <dimension>: read 200 cells wide, not 16,384.
+    rows = b"".join(b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>Title %d</t></is></c><c r="B%d" t="inlineStr">'
+                    b'<is><t>Summary %d</t></is></c><c r="XFD%d"/></row>' % (n, n, n, n, n, n) for n in range(2, 3002))
+    batch, _page = upload_and_preview(client, _xlsx_with_sheet(rows), "results.xlsx", university)
+    assert batch.total_rows == 3000 and batch.invalid_rows == 0
 
 
 BROKEN_FILES = {
@@ -145,7 +205,8 @@ BROKEN_FILES = {
     "malformed jsonl": (b'{"name": "A"}\n{"name": "C", \n', "results.jsonl", "Line 2 is not valid JSON"),
     "jsonl of lists": (b'["A", "B"]\n', "results.jsonl", "Line 1 is not a JSON object"),
     "not really xlsx": (b"PK\x03\x04 garbage", "results.xlsx", "not a readable Excel"),
-    "utf-16 text": ("title,summary\n标题,简介\n".encode("utf-16"), "results.csv", "encoding"),
+    "utf-16 without a byte-order mark": ("title,summary\n标题,简介\n".encode("utf-16-le"), "results.csv",
+                                         "encoding"),
     "missing columns": ("名称,联系人\nA,B\n".encode(), "results.csv", "no column for"),
     "missing title column": (_xlsx_bytes([["summary"], ["text"]]), "results.xlsx", "no column for"),
 }

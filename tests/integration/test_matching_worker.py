@@ -78,14 +78,22 @@ def _indexed(side: str = "result") -> list[int]:
     return index.reader_index(side).ids().tolist()
 
 
+def _lexical(side: str = "result") -> list[int]:
+    """The ids in the lexical index the worker wrote, as this (web) process maps it."""
+    Session.rollback()
+    return index.reader_lexical(side)._ids.tolist()
+
+
 def test_publish_search_close(client, worker, publish):
     bearing = publish(title="基于振动信号的轴承故障预测系统", summary="提前预测电机轴承故障")
     rice = publish(title="水稻抗倒伏新品种选育", summary="培育抗倒伏高产水稻品种")
     wait_until(lambda: _drained() and set(_indexed()) == {bearing.id, rice.id}, 300)
+    assert sorted(_lexical()) == sorted([bearing.id, rice.id])
     html = client.get("/search", query_string={"q": "设备出故障前就知道"}).get_data(as_text=True)
     assert html.index(bearing.title) < html.index(rice.title)
     lifecycle.close_listing(publish.staff, bearing, CloseReason.TRANSFERRED)
     wait_until(lambda: _drained() and _indexed() == [rice.id], 120)
+    assert _lexical() == [rice.id]
     html = client.get("/search", query_string={"q": "设备出故障前就知道"}).get_data(as_text=True)
     assert bearing.title not in html and rice.title in html
 
@@ -107,6 +115,8 @@ def test_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(worker, pu
     wait_until(lambda: _drained() and len(_indexed()) == len(published), 600)
     ids = _indexed()
     assert sorted(ids) == sorted(published) and len(set(ids)) == len(ids)
+    assert _lexical() == sorted(published)  # merged batch by batch, across the kill: nothing lost or twice
+    assert not list(index.index_dir().glob(".*"))  # no half-written generation left behind
     counts = Session.execute(sa.select(ListingVector.listing_id, sa.func.count())
                              .group_by(ListingVector.listing_id)).all()
     assert sorted(i for i, _ in counts) == sorted(published) and {c for _, c in counts} == {1}

@@ -107,6 +107,14 @@ def test_negotiable_price_and_yuan_unit(client, make, login):
     assert prices == {"振动预测性维护系统": None, "按元计价": 880000}
 
 
+def test_a_unit_written_in_the_amount_box_wins_over_the_unit_selector(client, make, login):
+    login(make.user(Role.RESEARCHER))
+    client.post("/result/new", data={**GOOD_RESULT, "title": "写了万", "price": "60万", "price_unit": "yuan"})
+    client.post("/result/new", data={**GOOD_RESULT, "title": "写了元", "price": "8,800元", "price_unit": "wan"})
+    prices = dict(Session.execute(sa.select(ResearchResult.title, ResearchResult.price_fen)).all())
+    assert prices == {"写了万": 60_000_000, "写了元": 880_000}
+
+
 def test_edit_form_shows_stored_values_and_warns_about_review(client, make, login, english):
     owner = make.user(Role.RESEARCHER)
     listing = make.result(owner=owner, price_fen=1_250_000_00, keywords=["振动", "轴承"])
@@ -114,3 +122,21 @@ def test_edit_form_shows_stored_values_and_warns_about_review(client, make, logi
     page = client.get(f"/result/{listing.id}/edit").get_data(as_text=True)
     assert 'value="125"' in page and "振动、轴承" in page
     assert re.search(r"goes back to staff review", page)
+
+
+def test_a_near_duplicate_of_the_organizations_own_listing_asks_before_it_is_saved(client, make, login):
+    user = make.user(Role.RESEARCHER)
+    login(user)
+    assert client.post("/result/new", data=GOOD_RESULT).status_code == 302
+    again = client.post("/result/new?lang=en", data={**GOOD_RESULT, "title": "振动预测性维护系统 "})
+    page = again.get_data(as_text=True)
+    assert again.status_code == 200 and 'id="near-duplicates"' in page and "振动预测性维护系统" in page
+    assert 'value="提前发现设备故障' in page or "提前发现设备故障" in page  # what was typed is kept
+    assert _count(ResearchResult) == 1
+    saved = client.post("/result/new", data={**GOOD_RESULT, "confirm_duplicate": "1"})
+    assert saved.status_code == 302 and _count(ResearchResult) == 2
+    other = client.post("/result/new", data={**GOOD_RESULT, "title": "锂电池快速充电管理芯片",
+                                             "summary": "提高锂电池充电速度并防止过热"})
+    assert other.status_code == 302 and _count(ResearchResult) == 3  # a different listing goes straight in
+    login(make.user(Role.RESEARCHER))  # another organization's copy is not ours to warn about
+    assert client.post("/result/new", data=GOOD_RESULT).status_code == 302

@@ -79,3 +79,42 @@ def test_eval_command_explains_a_malformed_set(runner, spec):
     result = runner.invoke(args=["eval", "--results", str(DATA / "results.jsonl"), "--set", spec])
     assert result.exit_code != 0
     assert "NAME=NEEDS" in result.output or "no file missing" in result.output
+
+
+def test_eval_command_refits_the_relevance_estimate_with_cross_validated_figures(runner, tmp_path):
+    """Every result judged for every need (relevant as in qrels.tsv, the rest not): the refit learns that
+    the relevant pairs score higher, and writes a calibration the site can load."""
+    from matchmaker.engine.calibration import Calibration
+    from matchmaker.matching import matches
+
+    relevant = load_qrels(DATA / "qrels.tsv")
+    results = [json.loads(line)["id"] for line in (DATA / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    full = tmp_path / "judged.tsv"
+    lines = [f"{need}\t0\t{doc}\t{relevant[need].get(doc, 0)}\n" for need in relevant for doc in results]
+    full.write_text("".join(lines), encoding="utf-8")
+    out = tmp_path / "calibration.json"
+    result = runner.invoke(args=["eval", "--results", str(DATA / "results.jsonl"), "--needs", str(DATA / "needs.jsonl"),
+                                 "--qrels", str(full), "--fit-calibration", str(out), "--fit-depth", "5"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output.strip().splitlines()[-1])
+    assert (figures["judged_pairs"], figures["relevant_pairs"], figures["needs"]) == (15, 3, 3)
+    assert figures["calibration"] == str(out) and 0.0 <= figures["cv_ece"] <= 1.0
+    fitted = Calibration.load(out)
+    assert fitted.features == matches.calibration().features and fitted.figures["judged_pairs"] == 15
+    # The refit puts what was judged relevant above what was not, on the pairs it was fitted on.
+    from matchmaker.matching.evaluation import EvalSet, _ranked_sets
+
+    estimates = {0: [], 1: []}
+    for _set, qrels, ranked in _ranked_sets(DATA / "results.jsonl", [EvalSet("t", DATA / "needs.jsonl", full)], 5,
+                                            "hybrid"):
+        for need, found in ranked:
+            for doc, match in found:
+                estimates[int(qrels[need][doc] > 0)].append(fitted.estimate(match.features))
+    assert min(estimates[1]) > max(estimates[0])
+
+
+def test_refitting_without_both_grades_is_refused_with_a_reason(runner, tmp_path):
+    out = tmp_path / "calibration.json"
+    result = runner.invoke(args=["eval", "--results", str(DATA / "results.jsonl"), "--needs", str(DATA / "needs.jsonl"),
+                                 "--qrels", str(DATA / "qrels.tsv"), "--fit-calibration", str(out)])
+    assert result.exit_code != 0 and "both grades" in result.output and not out.exists()

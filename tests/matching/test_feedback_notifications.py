@@ -143,3 +143,32 @@ def test_notification_messages(app, kind, params, expected):
 
     with force_locale("en"):
         assert notifications.render(Notification(kind=kind, params=params)) == expected
+
+
+def test_an_introduction_asked_from_a_match_records_the_match_and_the_pair(client, auth, pair):
+    """The need's owner opens a suggested result from the need's match list and asks for an introduction:
+    it is recorded as coming from a match, for this need, and the deal it opens carries both."""
+    import re
+
+    from models import Deal, Introduction
+    from models.deals import DealOrigin
+
+    need, result = pair
+    owner = need.owner
+    auth.login(owner)
+    matches_page = client.get(f"/need/{need.id}").get_data(as_text=True)
+    link = re.search(rf'href="(/result/{result.id}\?[^"]*)"', matches_page)
+    assert link and "from=match" in link.group(1) and f"via={need.id}" in link.group(1)
+    detail = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert re.search(r'name="origin"[^>]*value="match"', detail)
+    # Reached without the match (a search hit), the same page records a search.
+    assert re.search(r'name="origin"[^>]*value="search"', client.get(f"/result/{result.id}").get_data(as_text=True))
+    client.post("/introductions/request", data={
+        "kind": "result", "listing_id": result.id, "origin": "match", "counterpart_listing_id": need.id,
+        "message": "想了解轴承故障预测能否用于我们的产线"})
+    intro = Session.query(Introduction).one()
+    assert (intro.origin, intro.counterpart_need_id) == (DealOrigin.MATCH, need.id)
+    auth.login(result.owner)
+    client.post(f"/introductions/{intro.id}/accept")
+    deal = Session.query(Deal).one()
+    assert (deal.origin, deal.need_id, deal.result_id) == (DealOrigin.MATCH, need.id, result.id)

@@ -81,3 +81,6 @@ class ProfileForm(FlaskForm):
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=30)])
     locale = SelectField(_l("Preferred language"),
                          choices=[("", _l("Automatic")), ("zh", "中文"), ("en", "English")])
+    match_notices = SelectField(_l("Tell me about new strong matches for my listings"), choices=[
+        ("instant", _l("As soon as they are found")), ("daily", _l("In one mail a day")),
+        ("weekly", _l("In one mail a week")), ("off", _l("Never (no notifications, no mail)"))])

@@ -9,9 +9,11 @@ from matchmaker.accounts import organizations
 from matchmaker.accounts import users as accounts
 from matchmaker.accounts.forms.admin import UserRoleForm
 from matchmaker.accounts.forms.auth import ROLE_LABELS
+from matchmaker.core import jobs
 from matchmaker.core.permissions import can, is_staff
 from matchmaker.core.web import act, require
 from matchmaker.imports import importer
+from matchmaker.matching import outbox
 from matchmaker.reference import LEGAL_ENTITY_TYPES, ORG_KINDS, REGIONS
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -32,6 +34,8 @@ def index():
         unverified_count=sum(1 for org in orgs if not org.verified),
         org_count=len(orgs),
         recent_imports=importer.recent_batches(limit=5),
+        broker=jobs.broker_status(),
+        outbox_pending=outbox.pending_count(),
     )
 
 
@@ -86,6 +90,14 @@ def change_role(user_id: int):
         return redirect(url_for("admin.users"))
     act(accounts.set_role, current_user, user_id, form.role.data, http_errors=False,
         success=lambda user: _("The role of %(name)s has been changed.", name=user.name))
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/sign-out")
+def sign_out_everywhere(user_id: int):
+    require("user.manage")
+    act(accounts.sign_out_everywhere, current_user, user_id, http_errors=False,
+        success=lambda user: _("%(name)s has been signed out on every device.", name=user.name))
     return redirect(url_for("admin.users"))
 
 

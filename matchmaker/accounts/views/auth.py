@@ -173,7 +173,8 @@ def profile():
         form.locale.data = current_user.locale or ""
     if form.validate_on_submit():
         try:
-            users.update_profile(current_user, form.name.data, form.phone.data, form.locale.data or None)
+            users.update_profile(current_user, form.name.data, form.phone.data, form.locale.data or None,
+                                 form.match_notices.data)
         except ValidationFailed as error:
             _show_errors(form, error)
         else:

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from wtforms import ValidationError
 
 from matchmaker import reference
 from matchmaker.core import audit, permissions
 from matchmaker.core.errors import Conflict, DomainError, NotAllowed, NotFound, ValidationFailed
 from matchmaker.core.form_fields import apply_errors, show_error
-from matchmaker.core.i18n import current_lang
+from matchmaker.core.i18n import current_lang, format_money
 from matchmaker.core.web import download, or_404, require
 from matchmaker.deals import contract_import, contracts
-from matchmaker.deals.forms import CONTRACT_ALIASES, ConfirmImportForm, ContractForm, ImportForm
+from matchmaker.deals.forms import CONTRACT_ALIASES, ConfirmImportForm, ContractForm, ImportForm, wan_to_fen
 from matchmaker.stats import stats
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
@@ -64,6 +65,18 @@ def create():
             return redirect(url_for("contracts.view", contract_id=contract.id))
     status = 400 if request.method == "POST" else 200
     return render_template("contracts/form.html", form=form, contract=None, current=None, **_refs()), status
+
+
+@bp.get("/amount")
+@login_required
+def amount_preview():
+    """What an amount box will save, for the form's live preview: {"saved": "¥60万元"} or {"error": ...}."""
+    _require_manager()
+    try:
+        fen = wan_to_fen(request.args.get("value", "")[:50])
+    except ValidationError as exc:
+        return jsonify(error=str(exc.args[0]))
+    return jsonify(saved=_("Will be saved as %(amount)s.", amount=format_money(fen)) if fen is not None else "")
 
 
 def _load(contract_id: int) -> Any:

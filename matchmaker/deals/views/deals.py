@@ -14,6 +14,8 @@ from matchmaker.core.form_fields import show_error
 from matchmaker.core.web import or_404, require
 from matchmaker.deals import contracts, deals, introductions
 from matchmaker.deals.forms import DealForm, NextActionForm, NoteForm, StageForm
+from matchmaker.listings import search
+from models.listing import listing_model
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
 
@@ -60,7 +62,21 @@ def create():
             flash(_("Deal opened."), "success")
             return redirect(url_for("deals.view", deal_id=deal.id))
     status = 400 if request.method == "POST" else 200
-    return render_template("deals/form.html", form=form), status
+    return render_template("deals/form.html", form=form, **_picker(form)), status
+
+
+def _picker(form: DealForm) -> dict[str, Any]:
+    """The listing picker beside the numbers: what was searched for (a plain GET form, so it works
+    without JavaScript) and the listings chosen so far, by title."""
+    found, chosen = {}, {}
+    for kind, field_name in (("result", "result_id"), ("need", "need_id")):
+        text = (request.args.get(f"find_{kind}") or "").strip()[:100]
+        if text:  # words only: a search of bare quotes or percent signs finds nothing rather than everything
+            hits = search.search_all(kind, search.parse_filters({"q": text}), 10) if search.tokenize(text) else []
+            found[kind] = (text, hits)
+        number = getattr(form, field_name).data
+        chosen[kind] = permissions.usable_listing(current_user, listing_model(kind), number) if number else None
+    return {"found": found, "chosen": chosen}
 
 
 def _load(deal_id: int) -> Any:

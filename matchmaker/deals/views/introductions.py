@@ -36,7 +36,8 @@ def _listing_helpers() -> dict[str, Any]:
 
     return {"introduction_state": introduction_state, "introduction_form": introduction_form,
             "introduction_status_labels": introductions.STATUS_LABELS,
-            "decline_reason_labels": introductions.DECLINE_REASON_LABELS}
+            "decline_reason_text": introductions.decline_reason_text,
+            "introduction_reply_by": introductions.reply_by}
 
 
 @bp.get("/")
@@ -80,8 +81,13 @@ def _load(intro_id: int) -> Any:
 @login_required
 def view(intro_id: int):
     intro = _load(intro_id)
-    return render_template("introductions/view.html", intro=intro, accept_form=AnswerForm(),
-                           decline_form=DeclineForm(), can_answer=introductions.can_answer(current_user, intro))
+    return _render_view(intro, AnswerForm(), DeclineForm(kind=intro.kind))
+
+
+def _render_view(intro: Any, accept_form: AnswerForm, decline_form: DeclineForm) -> str:
+    return render_template("introductions/view.html", intro=intro, accept_form=accept_form,
+                           decline_form=decline_form, can_answer=introductions.can_answer(current_user, intro),
+                           after=introductions.after_acceptance(current_user, intro))
 
 
 @bp.post("/<int:intro_id>/accept")
@@ -98,7 +104,7 @@ def accept(intro_id: int):
 @login_required
 def decline(intro_id: int):
     intro = _load(intro_id)
-    form = DeclineForm()
+    form = DeclineForm(kind=intro.kind)
     if form.validate():
         try:
             introductions.decline(current_user, intro_id, form.reason.data, form.note.data or "")
@@ -112,8 +118,7 @@ def decline(intro_id: int):
         else:
             flash(_("Declined. The requester sees your reason."), "success")
             return redirect(url_for("introductions.view", intro_id=intro_id))
-    return render_template("introductions/view.html", intro=intro, accept_form=AnswerForm(formdata=None),
-                           decline_form=form, can_answer=introductions.can_answer(current_user, intro)), 400
+    return _render_view(intro, AnswerForm(formdata=None), form), 400
 
 
 @bp.post("/<int:intro_id>/withdraw")

@@ -26,6 +26,13 @@ def open_one(notification_id: int):
     return redirect(local_url(row.link, url_for("notifications.index")))
 
 
+@bp.route("/off/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str):
+    """The link at the foot of every match digest: one click turns match notices off, no log-in needed."""
+    user = or_404(notifications.unsubscribe, token)
+    return render_template("notifications/unsubscribed.html", user=user)
+
+
 @bp.post("/read-all")
 @login_required
 def read_all():

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import Any
 
 from flask import Blueprint, render_template, request
 from flask_login import login_required
 
 from matchmaker.core.i18n import current_lang
 from matchmaker.core.web import XLSX_MIMETYPE, download, require
+from matchmaker.stats import efficiency as matching_efficiency
 from matchmaker.stats import stats
 
 bp = Blueprint("stats", __name__, url_prefix="/stats")
@@ -43,9 +45,36 @@ def dashboard():
 def export():
     _require_staff()
     scope = stats.Scope.parse(request.args)
-    data = stats.export_xlsx(stats.dashboard(scope, current_lang()))
+    return _xlsx(stats.export_xlsx(stats.dashboard(scope, current_lang())), "contract-stats", scope)
+
+
+@bp.get("/matching")
+@login_required
+def efficiency():
+    _require_staff()
+    scope = stats.Scope.parse(request.args)
+    report = matching_efficiency.efficiency(scope, current_lang())
+    return render_template("stats/efficiency.html", report=report, scope=scope, years=_years(),
+                           reach_days=matching_efficiency.REACH_DAYS)
+
+
+@bp.get("/matching/export.xlsx")
+@login_required
+def efficiency_export():
+    _require_staff()
+    scope = stats.Scope.parse(request.args)
+    return _xlsx(matching_efficiency.export_xlsx(matching_efficiency.efficiency(scope, current_lang())),
+                 "matching-efficiency", scope)
+
+
+def _xlsx(data: bytes, prefix: str, scope: stats.Scope) -> Any:
     name = "-".join(str(v) for v in scope.as_args().values())
-    return download(data, XLSX_MIMETYPE, f"contract-stats-{name}.xlsx")
+    return download(data, XLSX_MIMETYPE, f"{prefix}-{name}.xlsx")
+
+
+def _years() -> list[int]:
+    this = date.today().year
+    return list(range(this, this - 6, -1))
 
 
 @bp.get("/public")
