@@ -31,7 +31,7 @@ from matchmaker.engine.index import VectorIndex
 from matchmaker.engine.lexical import BM25Scoring
 from matchmaker.listings import lifecycle
 from matchmaker.listings.search import match_terms, published_filter, searchable_text, tokenize
-from matchmaker.matching import embedding, index
+from matchmaker.matching import crosslingual, embedding, index
 from matchmaker.reference import REGIONS, default_trl
 from models import Notification, Session, User, listing_model
 
@@ -266,7 +266,8 @@ def calibration() -> Calibration:
 def rank(side: str, query: ranking.ListingDoc | str, text: str, k: int, filters: SearchFilters | None = None,
          exclude: set[int] | None = None) -> list[ranking.Match]:
     """Top-k searchable listings of `side` for a query text (the site's live indexes)."""
-    return rank_corpus(site_corpus(side), query, query_vector(text), match_terms(text), k, filters, exclude=exclude,
+    terms = match_terms(text) + crosslingual.query_terms(side, text)
+    return rank_corpus(site_corpus(side), query, query_vector(text), terms, k, filters, exclude=exclude,
                        title_vec=title_vector(query, text))
 
 
