@@ -12,6 +12,8 @@ from models.deals import (
     DealStage,
     DealStageChange,
     DeclineReason,
+    HelpRequest,
+    HelpRequestStatus,
     Introduction,
     IntroductionStatus,
     LostReason,
@@ -45,7 +47,7 @@ from models.org import Organization, OrgKind, Role, User
 __all__ = [
     "MAX_ID", "aware", "ApiToken", "IdempotentRequest", "Webhook", "WebhookDelivery",
     "DEAL_STAGE_ORDER", "Contract", "Deal", "DealNote", "DealOrigin", "DealStage", "DealStageChange",
-    "DeclineReason", "Introduction", "IntroductionStatus", "LostReason",
+    "DeclineReason", "HelpRequest", "HelpRequestStatus", "Introduction", "IntroductionStatus", "LostReason",
     "FeedbackReason", "IndexState", "ListingVector", "MatchFeedback", "OutboxEvent", "Verdict",
     "ImportBatch", "ImportStatus",
     "Fair", "FairAvailability", "FairCheckIn", "FairListing", "FairMeeting", "FairParticipant",
