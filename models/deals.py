@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy import orm as so
@@ -69,7 +70,24 @@ class LostReason(StrEnum):
     OTHER = "other"
 
 
-class Introduction(TimestampMixin, Base):
+class OneListing:
+    """For rows where exactly one of result_id / need_id names the listing concerned."""
+
+    if TYPE_CHECKING:  # declared by each model; declarative must not see them on the mixin
+        result_id: int | None
+        result: ResearchResult | None
+        need: TechNeed | None
+
+    @property
+    def listing(self) -> ResearchResult | TechNeed:
+        return self.result if self.result_id is not None else self.need  # type: ignore[return-value]
+
+    @property
+    def kind(self) -> str:
+        return "result" if self.result_id is not None else "need"
+
+
+class Introduction(OneListing, TimestampMixin, Base):
     """A request that the owner of one listing meet a counterpart organization.
 
     Exactly one of result_id / need_id names the listing whose owner answers. Accepting releases
@@ -116,14 +134,6 @@ class Introduction(TimestampMixin, Base):
         sa.Index("ix_introductions_created_at", "created_at"),
     )
 
-    @property
-    def listing(self) -> ResearchResult | TechNeed:
-        return self.result if self.result_id is not None else self.need  # type: ignore[return-value]
-
-    @property
-    def kind(self) -> str:
-        return "result" if self.result_id is not None else "need"
-
 
 class HelpRequestStatus(StrEnum):
     OPEN = "open"
@@ -131,7 +141,7 @@ class HelpRequestStatus(StrEnum):
     CLOSED = "closed"
 
 
-class HelpRequest(TimestampMixin, Base):
+class HelpRequest(OneListing, TimestampMixin, Base):
     """An owner asking the brokers to find a counterpart for a listing the matching cannot serve yet.
 
     Exactly one of result_id / need_id names the listing; a listing has at most one open request.
@@ -158,14 +168,6 @@ class HelpRequest(TimestampMixin, Base):
     broker: so.Mapped[User | None] = so.relationship(foreign_keys=[broker_id])
 
     __table_args__ = (sa.CheckConstraint("(result_id IS NULL) <> (need_id IS NULL)", name="one_listing"),)
-
-    @property
-    def listing(self) -> ResearchResult | TechNeed:
-        return self.result if self.result_id is not None else self.need  # type: ignore[return-value]
-
-    @property
-    def kind(self) -> str:
-        return "result" if self.result_id is not None else "need"
 
 
 class Deal(TimestampMixin, Base):
