@@ -32,6 +32,8 @@ company enterprise project product products research method methods system syste
 who when where there here very within without between over under some many much most only own
 """.split())
 TERM_PATTERN = re.compile(r"[\u4e00-\u9fff]{2,8}")
+CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+LATIN_LETTER = re.compile(r"[A-Za-z]")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]")
 MAX_GRAMS = 40  # a 10,000-character query costs no more than a long need
 TOP_TERMS = 2
@@ -39,8 +41,15 @@ MIN_SIMILARITY = 0.82
 
 
 def latin_grams(text: str | None, limit: int = MAX_GRAMS) -> list[str]:
-    """The query's Latin-script content words and adjacent content-word pairs, lower-cased, in order."""
-    words = [w.lower() for w in LATIN_WORD.findall(text or "")]
+    """The query's Latin-script content words and adjacent content-word pairs, lower-cased, in order.
+
+    Only for a query written mostly in Latin script: a Chinese need that names LED or PLC is left as
+    it is (its own words already reach the catalogue), so Chinese rankings do not move at all.
+    """
+    text = text or ""
+    if len(CJK_CHAR.findall(text)) >= len(LATIN_LETTER.findall(text)):
+        return []
+    words = [w.lower() for w in LATIN_WORD.findall(text)]
     words = [w for w in words if w not in STOPWORDS and len(w) > 2]
     grams = list(dict.fromkeys(words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]))
     return grams[:limit]

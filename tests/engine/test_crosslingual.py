@@ -12,6 +12,8 @@ def test_grams_are_the_content_words_and_their_adjacent_pairs():
 
 def test_a_chinese_query_has_no_grams_and_a_huge_one_is_capped():
     assert latin_grams("热泵干燥节能") == []
+    assert latin_grams("需要LED恒流驱动电路的设计方案") == []  # a Chinese need naming LED stays Chinese
+    assert latin_grams("LED driver 恒流") == ["led", "driver", "led driver"]
     assert latin_grams(None) == []
     assert len(latin_grams(" ".join(f"word{i}x" for i in range(5000)))) == MAX_GRAMS
 
