@@ -38,7 +38,18 @@ from models.listing import (
     TechNeed,
     listing_model,
 )
-from models.matching import FeedbackReason, IndexState, ListingVector, MatchFeedback, OutboxEvent, Verdict
+from models.matching import (
+    CalibrationVersion,
+    DismissReason,
+    FeedbackReason,
+    IndexState,
+    ListingVector,
+    MatchDismissal,
+    MatchFeedback,
+    ModelStatus,
+    OutboxEvent,
+    Verdict,
+)
 from models.notification import Notification
 from models.org import Organization, OrgKind, Role, User
 
@@ -46,7 +57,8 @@ __all__ = [
     "MAX_ID", "aware", "ApiToken", "IdempotentRequest", "Webhook", "WebhookDelivery",
     "DEAL_STAGE_ORDER", "Contract", "Deal", "DealNote", "DealOrigin", "DealStage", "DealStageChange",
     "DeclineReason", "Introduction", "IntroductionStatus", "LostReason",
-    "FeedbackReason", "IndexState", "ListingVector", "MatchFeedback", "OutboxEvent", "Verdict",
+    "CalibrationVersion", "DismissReason", "FeedbackReason", "IndexState", "ListingVector", "MatchDismissal",
+    "MatchFeedback", "ModelStatus", "OutboxEvent", "Verdict",
     "ImportBatch", "ImportStatus",
     "Fair", "FairAvailability", "FairCheckIn", "FairListing", "FairMeeting", "FairParticipant",
     "FairScheduleRun", "FairSession", "FairSlot", "MeetingRequest",
