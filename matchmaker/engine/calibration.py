@@ -96,12 +96,14 @@ def expected_calibration_error(probabilities: Sequence[float], outcomes: Sequenc
 
 # -- learning from outcomes: is a refitted model better than the one in use? ------------------------
 
-def log_loss(probabilities: Sequence[float], outcomes: Sequence[int]) -> float:
+def _item_losses(probabilities: Sequence[float], outcomes: Sequence[int]) -> np.ndarray:
     p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-6, 1 - 1e-6)
     o = np.asarray(outcomes, dtype=np.float64)
-    if not len(p):
-        return 0.0
-    return float(-np.mean(o * np.log(p) + (1 - o) * np.log(1 - p)))
+    return -(o * np.log(p) + (1 - o) * np.log(1 - p))
+
+
+def log_loss(probabilities: Sequence[float], outcomes: Sequence[int]) -> float:
+    return float(_item_losses(probabilities, outcomes).mean()) if len(outcomes) else 0.0
 
 
 def auc(probabilities: Sequence[float], outcomes: Sequence[int]) -> float:
@@ -124,13 +126,23 @@ def folds_of(groups: Sequence[object], folds: int) -> np.ndarray:
     return np.array([which[g] for g in groups], dtype=int)
 
 
+def fit_standardized(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> tuple[np.ndarray, float]:
+    """fit_logistic on features scaled to unit variance, returned in the features' own units, so the
+    penalty treats e5 cosines (squeezed into ~0.75-0.95) like features that span [0, 1]."""
+    x = np.asarray(x, dtype=np.float64)
+    mean, spread = x.mean(axis=0), x.std(axis=0)
+    spread[spread < 1e-9] = 1.0
+    coefficients, intercept = fit_logistic((x - mean) / spread, y, l2)
+    return coefficients / spread, float(intercept - np.sum(coefficients * mean / spread))
+
+
 def cross_validated(x: np.ndarray, y: np.ndarray, fold: np.ndarray, l2: float = 1.0) -> np.ndarray:
     """Each item's estimate from a model fitted on the other folds."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     out = np.zeros(len(y))
     for f in np.unique(fold):
         test = fold == f
-        coefficients, intercept = fit_logistic(x[~test], y[~test], l2)
+        coefficients, intercept = fit_standardized(x[~test], y[~test], l2)
         out[test] = 1.0 / (1.0 + np.exp(-np.clip(intercept + x[test] @ coefficients, -40, 40)))
     return out
 
@@ -171,10 +183,10 @@ class RefitDecision:
 
 def judge_refit(active: Calibration, x: np.ndarray, y: np.ndarray, groups: Sequence[object],
                 min_labels: int = 30, min_each: int = 5, folds: int = 5, l2: float = 1.0,
-                margin: float = 0.01, version: str = "") -> RefitDecision:
+                z: float = 2.0, version: str = "") -> RefitDecision:
     """Refit `active`'s features on outcome labels and compare on held-out labels (cross-validation
-    over groups): the new model must beat the base rate by `margin` in log-loss (else the labels are
-    noise to these features) and must not be worse than the active model on the same labels."""
+    over groups): the new model must beat the base rate clearly in log-loss (else the labels are noise
+    to these features) and must not be worse than the active model on the same labels."""
     x = np.asarray(x, dtype=np.float64).reshape(len(y), len(active.features))
     y = np.asarray(y, dtype=np.float64)
     positives = int(y.sum())
@@ -190,14 +202,18 @@ def judge_refit(active: Calibration, x: np.ndarray, y: np.ndarray, groups: Seque
     new_scores, active_scores = scores(held_out, y, active.strong_at), scores(current, y, active.strong_at)
     figures.update(folds=int(len(np.unique(fold))), new=new_scores, active=active_scores,
                    base_rate_log_loss=round(log_loss(base, y), 4))
-    coefficients, intercept = fit_logistic(x, y, l2)
+    coefficients, intercept = fit_standardized(x, y, l2)
     model = Calibration(active.features, tuple(round(float(c), 4) for c in coefficients), round(intercept, 4),
                         strong_at=active.strong_at, shown_at=active.shown_at, version=version,
                         figures={"labels": float(len(y)), "cv_log_loss": float(new_scores["log_loss"] or 0),
                                  "cv_ece": float(new_scores["ece"] or 0), "cv_auc": float(new_scores["auc"] or 0)})
-    new_loss, base_loss = log_loss(held_out, y), log_loss(base, y)
-    if new_loss > base_loss * (1 - margin):
+    # Signal, not luck: the held-out gain over the base rate, pair by pair, must stand `z` standard
+    # errors above zero (a fit on noise beats the base rate on some folds by chance).
+    gain = _item_losses(base, y) - _item_losses(held_out, y)
+    figures["gain_over_base_rate"] = round(float(gain.mean()), 4)
+    if gain.mean() <= z * gain.std(ddof=1) / np.sqrt(len(gain)):
         return RefitDecision(model, False, "no_signal", figures)
+    new_loss = log_loss(held_out, y)
     if new_loss > log_loss(current, y):
         return RefitDecision(model, False, "worse", figures)
     return RefitDecision(model, True, "better", figures)
