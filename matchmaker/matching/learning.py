@@ -272,6 +272,26 @@ STATUS_LABELS = {
     ModelStatus.ROLLED_BACK: _l("Rolled back"),
 }
 
+FEATURE_LABELS = {
+    "dense": _l("Whole-text similarity"),
+    "dense_title": _l("Title similarity"),
+    "dense_rel": _l("Whole-text similarity, rank within the query"),
+    "title_rel": _l("Title similarity, rank within the query"),
+    "lexical": _l("Shared terms (BM25)"),
+    "industry": _l("Industry"),
+    "structured": _l("Structured checks"),
+}
+
+
+def weights_of(version: CalibrationVersion) -> list[tuple[str, float]]:
+    """(feature label, coefficient) of a version's model, intercept last; empty when it has no model."""
+    model = model_of(version)
+    if model is None:
+        return []
+    rows = [(str(FEATURE_LABELS.get(name, name)), c) for name, c in zip(model.features, model.coefficients,
+                                                                         strict=True)]
+    return [*rows, (_("Intercept"), model.intercept)]
+
 
 def describe(version: CalibrationVersion) -> str:
     """Why the version is what it is, in the reader's language, with the figures that decided."""

@@ -142,7 +142,7 @@ def model_versions():
     require("match.models")
     page = learning.overview(current_user)
     return render_template("matching/models.html", page=page, describe=learning.describe,
-                           model_of=learning.model_of, status_labels=learning.STATUS_LABELS,
+                           weights_of=learning.weights_of, status_labels=learning.STATUS_LABELS,
                            running=[job for job in page.jobs if job.finished_at is None])
 
 

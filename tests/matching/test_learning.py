@@ -244,6 +244,9 @@ def test_staff_see_the_versions_refit_now_and_roll_back(client, auth, market, br
     table = page[page.index('id="model-versions"'):]
     assert f'id="version-{refitted.id}" class="active-version"' in table and "In use" in table
     assert "Not worse than the model in use on held-out labels" in table
+    model = learning.model_of(refitted)
+    title = model.coefficients[model.features.index("dense_title")]
+    assert f'<td>Title similarity</td><td class="num">{title:.2f}</td>' in table  # the weights are shown
     assert f"/admin/relevance-model/{shipped.id}/restore" in table
     assert f"/admin/relevance-model/{refitted.id}/restore" not in table  # the active one has no button
 
