@@ -280,14 +280,15 @@ def owner_query(listing: Any) -> tuple[ranking.ListingDoc, str]:
 
 def features_for(listing: Any, candidate_ids: Collection[int]) -> dict[int, dict[str, float]]:
     """The calibration features of each given candidate (of the other side) for the listing's own match
-    list, computed by the site's ranking now; candidates no longer searchable are left out."""
+    list, computed by the site's ranking now; candidates not searchable (closed, expired, or not in the
+    vector index yet) are left out rather than given a similarity of 0."""
     query, text = owner_query(listing)
-    wanted = set(candidate_ids)
-    if not text or not wanted:
+    if not text or not candidate_ids:
         return {}
-    found = rank_corpus(site_corpus(OTHER_SIDE[listing.kind]), query, query_vector(text), match_terms(text),
-                        k=10 * POOL + len(wanted), title_vec=title_vector(query, text), include=wanted,
-                        reasons=False)
+    corpus, qvec = site_corpus(OTHER_SIDE[listing.kind]), query_vector(text)
+    wanted = set(corpus.vectors.similarity(qvec, list(set(candidate_ids))))
+    found = rank_corpus(corpus, query, qvec, match_terms(text), k=10 * POOL + len(wanted),
+                        title_vec=title_vector(query, text), include=wanted, reasons=False)
     return {m.id: dict(m.features) for m in found if m.id in wanted}
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from matchmaker.matching import feedback, matches
+from matchmaker.matching import feedback, index, matches, outbox
 from models import CalibrationVersion, Job, JobStatus, ModelStatus, OrgKind, Role, Session
 from tests.integration.matching_worker import ZHIBEI_NEEDS, wait_until, zhibei_texts
 from tests.integration.test_matching_worker import (  # noqa: F401  (fixtures: a worker on its own database)
@@ -41,7 +41,8 @@ def test_publish_match_dismiss_refit_and_roll_back(client, auth, make, worker, p
 
     def indexed() -> bool:
         Session.rollback()
-        return len(matches.features_for(needs[-1], [r.id for r in results])) == len(results)
+        return outbox.pending_count() == 0 and sorted(index.reader_index("result").ids().tolist()) == sorted(
+            r.id for r in results)
 
     wait_until(indexed, 300)
 

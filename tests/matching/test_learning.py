@@ -10,10 +10,12 @@ import pytest
 import sqlalchemy as sa
 
 from matchmaker.deals import deals
+from matchmaker.listings import lifecycle
 from matchmaker.matching import dismissals, feedback, learning, matches
 from models import (
     AuditLog,
     CalibrationVersion,
+    CloseReason,
     Contract,
     DealStage,
     DeclineReason,
@@ -259,3 +261,9 @@ def test_staff_see_the_versions_refit_now_and_roll_back(client, auth, market, br
         auth.login(visitor)
         assert client.get("/admin/relevance-model").status_code == 403
         assert client.post("/admin/relevance-model/refit").status_code == 403
+
+
+def test_a_candidate_that_is_not_searchable_gets_no_features(market, staff):
+    needs, results, _owner = market
+    lifecycle.close_listing(staff, results[0], CloseReason.TRANSFERRED)
+    assert set(matches.features_for(needs[0], [r.id for r in results])) == {r.id for r in results[1:]}
