@@ -48,6 +48,7 @@ from models.matching import (
     MatchFeedback,
     ModelStatus,
     OutboxEvent,
+    OutcomeFeatures,
     Verdict,
 )
 from models.notification import Notification
@@ -58,7 +59,7 @@ __all__ = [
     "DEAL_STAGE_ORDER", "Contract", "Deal", "DealNote", "DealOrigin", "DealStage", "DealStageChange",
     "DeclineReason", "Introduction", "IntroductionStatus", "LostReason",
     "CalibrationVersion", "DismissReason", "FeedbackReason", "IndexState", "ListingVector", "MatchDismissal",
-    "MatchFeedback", "ModelStatus", "OutboxEvent", "Verdict",
+    "MatchFeedback", "ModelStatus", "OutboxEvent", "OutcomeFeatures", "Verdict",
     "ImportBatch", "ImportStatus",
     "Fair", "FairAvailability", "FairCheckIn", "FairListing", "FairMeeting", "FairParticipant",
     "FairScheduleRun", "FairSession", "FairSlot", "MeetingRequest",

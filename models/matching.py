@@ -156,3 +156,19 @@ class CalibrationVersion(Base):
     created_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     activated_at: so.Mapped[datetime | None]
+
+
+class OutcomeFeatures(Base):
+    """The calibration features a labelled pair had when a refit last computed them, so the pair keeps
+    teaching later refits after one of its listings closes or expires (and leaves the indexes)."""
+
+    __tablename__ = "outcome_features"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    need_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("tech_needs.id", ondelete="CASCADE"), index=True)
+    result_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("research_results.id", ondelete="CASCADE"))
+    query_kind: so.Mapped[str] = so.mapped_column(sa.String(10))  # whose match list the pair was in
+    features: so.Mapped[dict[str, float]] = so.mapped_column(sa.JSON)
+    computed_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("need_id", "result_id", "query_kind", name="outcome_features_pair"),)

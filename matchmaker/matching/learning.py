@@ -6,7 +6,8 @@ fit) and an accepted introduction say a pair was relevant (1); a broker's verdic
 an introduction declined as "not a fit" and an owner's "not relevant" dismissal say it was not (0). When
 several outcomes name one pair, the strongest evidence wins, in that order. Each pair's features are
 recomputed by the site's own ranking (`matches.features_for`), so the refit learns from exactly what the
-calibration sees; pairs whose candidate is no longer searchable (closed, expired) are left out.
+calibration sees; a pair whose candidate is no longer searchable (closed, expired) keeps the features the
+last refit computed for it (`OutcomeFeatures`), and is left out if none ever did.
 
 The refit (`refit`, job "matching.refit", periodic and on demand) fits the active model's features on the
 labels and compares it with the active model on held-out labels (cross-validation over query listings,
@@ -44,6 +45,7 @@ from models import (
     MatchDismissal,
     MatchFeedback,
     ModelStatus,
+    OutcomeFeatures,
     Session,
     Verdict,
     listing_model,
@@ -113,20 +115,36 @@ def _all_outcomes() -> list[Outcome]:
 
 
 def labelled_features(outcomes: list[Outcome], progress: Callable[[int, int], None] | None = None
-                      ) -> list[tuple[Outcome, dict[str, float]]]:
+                      ) -> tuple[list[tuple[Outcome, dict[str, float]]], int]:
     """Each outcome with its calibration features as the site's ranking computes them now (one ranking
-    per query listing); outcomes whose listings are gone or no longer searchable are left out."""
+    per query listing), and how many of them came from the last refit's snapshot instead: a pair whose
+    listing closed or expired keeps the features it had then; a pair never computed is left out."""
+    stored = {(row.query_kind, row.need_id, row.result_id): row for row in Session.scalars(sa.select(OutcomeFeatures))}
     by_query: dict[tuple[str, int], list[Outcome]] = {}
     for outcome in outcomes:
         by_query.setdefault((outcome.query_kind, outcome.query_id), []).append(outcome)
     rows: list[tuple[Outcome, dict[str, float]]] = []
+    from_snapshot = 0
     for done, ((kind, query_id), items) in enumerate(sorted(by_query.items()), start=1):
         listing = Session.get(listing_model(kind), query_id)
         features = matches.features_for(listing, [o.candidate_id for o in items]) if listing is not None else {}
-        rows += [(o, features[o.candidate_id]) for o in items if o.candidate_id in features]
+        for outcome in items:
+            snapshot = stored.get((kind, *outcome.pair))
+            if outcome.candidate_id in features:
+                rows.append((outcome, features[outcome.candidate_id]))
+                if snapshot is None:
+                    need_id, result_id = outcome.pair
+                    Session.add(OutcomeFeatures(need_id=need_id, result_id=result_id, query_kind=kind,
+                                                features=features[outcome.candidate_id]))
+                else:
+                    snapshot.features, snapshot.computed_at = features[outcome.candidate_id], utcnow()
+            elif snapshot is not None:
+                rows.append((outcome, dict(snapshot.features)))
+                from_snapshot += 1
+        Session.commit()
         if progress is not None:
             progress(done, len(by_query))
-    return rows
+    return rows, from_snapshot
 
 
 # --- versions ------------------------------------------------------------------------------------------
@@ -189,7 +207,8 @@ def _refit(job: Job) -> dict[str, Any]:
     Session.commit()
     active = Calibration.from_json(base.model or "")
     outcomes = outcome_labels()
-    rows = labelled_features(outcomes, lambda done, total: jobs.report_progress(job.id, done, total + 1))
+    rows, from_snapshot = labelled_features(outcomes,
+                                            lambda done, total: jobs.report_progress(job.id, done, total + 1))
     x = np.array([[features.get(name, 0.0) for name in active.features] for _o, features in rows], dtype=np.float64)
     y = np.array([o.label for o, _f in rows], dtype=np.float64)
     decision = judge_refit(active, x.reshape(len(rows), len(active.features)), y,
@@ -199,7 +218,7 @@ def _refit(job: Job) -> dict[str, Any]:
     candidate.model = decision.model.to_json() if decision.model is not None else None
     candidate.reason = decision.reason
     candidate.figures = {**decision.figures, "compared_with": base.id, "outcomes": len(outcomes),
-                         "not_searchable": len(outcomes) - len(rows),
+                         "left_out": len(outcomes) - len(rows), "from_snapshot": from_snapshot,
                          "sources": dict(Counter(o.source for o, _f in rows))}
     if decision.accepted:
         base.status = ModelStatus.RETIRED

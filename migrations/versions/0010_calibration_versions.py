@@ -1,4 +1,4 @@
-"""calibration model versions and owners' dismissals of suggestions
+"""calibration model versions, owners' dismissals of suggestions, labelled pairs' last features
 
 Revision ID: 0010
 Revises: 0009
@@ -51,8 +51,24 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('calibration_versions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_calibration_versions_status'), ['status'], unique=False)
+    op.create_table(
+        'outcome_features',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('need_id', sa.Integer(), nullable=False),
+        sa.Column('result_id', sa.Integer(), nullable=False),
+        sa.Column('query_kind', sa.String(length=10), nullable=False),
+        sa.Column('features', sa.JSON(), nullable=False),
+        sa.Column('computed_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['need_id'], ['tech_needs.id'], ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['result_id'], ['research_results.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('need_id', 'result_id', 'query_kind', name='outcome_features_pair'),
+    )
+    with op.batch_alter_table('outcome_features', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outcome_features_need_id'), ['need_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table('outcome_features')
     op.drop_table('calibration_versions')
     op.drop_table('match_dismissals')

@@ -140,6 +140,19 @@ def test_too_few_labels_are_refused_with_the_count(market, broker):
     assert version.model is None
 
 
+def test_a_labelled_pair_whose_listing_closed_keeps_teaching_with_the_features_it_had(market, broker, staff):
+    needs, results, _owner = market
+    pairs = _pairs(needs[:1], results[:4])
+    _judge(broker, pairs, lambda f: f["dense_title"] > 0.85)
+    learning.refit()
+    lifecycle.close_listing(staff, results[0], CloseReason.TRANSFERRED)  # leaves the indexes
+    rows, from_snapshot = learning.labelled_features(learning.outcome_labels())
+    assert from_snapshot == 1 and len(rows) == 4
+    assert dict(rows)[next(o for o, _f in rows if o.candidate_id == results[0].id)] == pytest.approx(pairs[0][2])
+    version = Session.get(CalibrationVersion, learning.refit()["version_id"])
+    assert (version.figures["labels"], version.figures["from_snapshot"]) == (4, 1)
+
+
 def test_rolling_back_restores_the_previous_model_and_the_site_estimate(market, broker, staff):
     needs, results, owner = market
     pairs = _pairs(needs, results)
