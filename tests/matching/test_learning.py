@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from matchmaker.core import jobs
 from matchmaker.deals import deals
 from matchmaker.listings import lifecycle
 from matchmaker.matching import dismissals, feedback, learning, matches
@@ -280,3 +281,15 @@ def test_a_candidate_that_is_not_searchable_gets_no_features(market, staff):
     needs, results, _owner = market
     lifecycle.close_listing(staff, results[0], CloseReason.TRANSFERRED)
     assert set(matches.features_for(needs[0], [r.id for r in results])) == {r.id for r in results[1:]}
+
+
+def test_a_running_refit_shows_its_progress_on_the_staff_page(client, auth, staff):
+    job = jobs.create_job(learning.JOB, user_id=staff.id)
+    jobs.report_progress(job.id, 2, 5)
+    auth.login(staff)
+    page = client.get("/admin/relevance-model", query_string={"lang": "en"}).get_data(as_text=True)
+    assert "Refit in progress" in page and f'data-job-url="/jobs/{job.id}"' in page
+    assert '<progress max="5" value="2">' in page and "js/progress.js" in page
+    jobs.finish_job(job.id, {"version_id": None})
+    page = client.get("/admin/relevance-model", query_string={"lang": "en"}).get_data(as_text=True)
+    assert "Refit in progress" not in page and "Refit now" in page
