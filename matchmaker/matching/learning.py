@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -172,6 +173,9 @@ def _baseline() -> CalibrationVersion:
 def start_refit(user: Any) -> Job:
     """Staff's "refit now": a job row the page shows, then the job in the background."""
     permissions.require(user, "match.models", _("Only staff can refit the relevance model."))
+    recent = utcnow() - timedelta(hours=1)
+    if Session.scalar(sa.select(Job.id).where(Job.kind == JOB, Job.finished_at.is_(None), Job.created_at > recent)):
+        raise Conflict(_("A refit is already queued or running; its result will appear here."))
     job = jobs.create_job(JOB, user_id=user.id)
     audit.record(user.id, "calibration.refit_requested", job)
     Session.commit()
@@ -221,7 +225,10 @@ def _refit(job: Job) -> dict[str, Any]:
                          "left_out": len(outcomes) - len(rows), "from_snapshot": from_snapshot,
                          "sources": dict(Counter(o.source for o, _f in rows))}
     if decision.accepted:
-        base.status = ModelStatus.RETIRED
+        # Every active row, not only the one compared with: two refits at once must not leave two active.
+        for row in Session.scalars(sa.select(CalibrationVersion).where(
+                CalibrationVersion.status == ModelStatus.ACTIVE).with_for_update()):
+            row.status = ModelStatus.RETIRED
         candidate.status, candidate.activated_at = ModelStatus.ACTIVE, utcnow()
     else:
         candidate.status = ModelStatus.REJECTED

@@ -150,7 +150,7 @@ def model_versions():
 @login_required
 def refit_now():
     require("match.models")
-    act(learning.start_refit, current_user,
+    act(learning.start_refit, current_user, http_errors=False,
         success=_("The refit has been queued. Its result appears below when it is done."))
     return redirect(url_for("matching.model_versions"))
 

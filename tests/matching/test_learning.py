@@ -23,6 +23,7 @@ from models import (
     DismissReason,
     Introduction,
     IntroductionStatus,
+    Job,
     ModelStatus,
     OrgKind,
     Role,
@@ -290,6 +291,10 @@ def test_a_running_refit_shows_its_progress_on_the_staff_page(client, auth, staf
     page = client.get("/admin/relevance-model", query_string={"lang": "en"}).get_data(as_text=True)
     assert "Refit in progress" in page and f'data-job-url="/jobs/{job.id}"' in page
     assert '<progress max="5" value="2">' in page and "js/progress.js" in page
+    # Pressing "refit now" again while it runs queues nothing more, and says so.
+    page = client.post("/admin/relevance-model/refit", query_string={"lang": "en"}, follow_redirects=True)
+    assert "A refit is already queued or running" in page.get_data(as_text=True)
+    assert Session.scalar(sa.select(sa.func.count()).select_from(Job)) == 1
     jobs.finish_job(job.id, {"version_id": None})
     page = client.get("/admin/relevance-model", query_string={"lang": "en"}).get_data(as_text=True)
     assert "Refit in progress" not in page and "Refit now" in page
