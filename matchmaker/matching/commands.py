@@ -33,6 +33,15 @@ def index_status() -> None:
     echo_json(admin.status())
 
 
+@index_group.command("terms")
+@with_appcontext
+def index_terms() -> None:
+    """Refresh the term tables English queries are matched through (only new terms are embedded)."""
+    from matchmaker.matching import crosslingual
+
+    echo_json(crosslingual.refresh_tables())
+
+
 @click.command("embed-pending")
 @click.option("--reconcile/--no-reconcile", default=True, help="Also queue listings missing from the index.")
 @with_appcontext

@@ -21,10 +21,11 @@ from matchmaker.config import VAR_DIR
 from matchmaker.engine import ranking
 from matchmaker.engine.calibration import Calibration, expected_calibration_error
 from matchmaker.engine.calibration import fit as calibration_fit
+from matchmaker.engine.crosslingual import TermTable, build_table, candidate_terms
 from matchmaker.engine.index import VectorIndex
 from matchmaker.engine.lexical import BM25Index
 from matchmaker.listings.search import match_terms
-from matchmaker.matching import embedding, matches
+from matchmaker.matching import crosslingual, embedding, matches
 from matchmaker.reference import default_trl
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,12 @@ def run(results_path: Path, needs_path: Path, qrels_path: Path, k: int = 10, mod
     return run_sets(results_path, [EvalSet(needs_path.stem, needs_path, qrels_path)], k, mode)[0]
 
 
+def term_table(corpus: matches.Corpus) -> TermTable:
+    """The cross-language term table of the evaluation corpus (what the workers write for the site)."""
+    terms = candidate_terms(corpus.lexical.idf)
+    return build_table(terms, lambda texts: embed_cached(texts, "query"), embedding.get_embedder().info.name)
+
+
 def _ranked_sets(results_path: Path, sets: list[EvalSet], k: int, mode: str
                  ) -> Iterator[tuple[EvalSet, dict[str, dict[str, int]], list[tuple[str, list[tuple[str, Any]]]]]]:
     """For each set: its qrels and, per need, the site's top k as (result key, Match), best first."""
@@ -208,6 +215,7 @@ def _ranked_sets(results_path: Path, sets: list[EvalSet], k: int, mode: str
     results = load_listings(results_path)
     corpus = build_corpus(results)
     key_of = {r.number: r.key for r in results}
+    terms_table = term_table(corpus)
     for eval_set in sets:
         qrels = load_qrels(eval_set.qrels)
         needs = [n for n in load_listings(eval_set.needs) if n.key in qrels]
@@ -220,7 +228,8 @@ def _ranked_sets(results_path: Path, sets: list[EvalSet], k: int, mode: str
         title_of = dict(zip([t for t in titles if t], title_vectors, strict=True))
         ranked = []
         for need, qvec, title in zip(needs, query_vectors, titles, strict=True):
-            found = matches.rank_corpus(corpus, _doc(need, "need"), qvec, match_terms(need.text), k, mode=mode,
+            terms = match_terms(need.text) + crosslingual.query_terms("result", need.text, terms_table)
+            found = matches.rank_corpus(corpus, _doc(need, "need"), qvec, terms, k, mode=mode,
                                         title_vec=title_of.get(title))
             ranked.append((need.key, [(key_of[m.id], m) for m in found]))
         yield eval_set, qrels, ranked

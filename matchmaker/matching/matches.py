@@ -31,7 +31,7 @@ from matchmaker.engine.index import VectorIndex
 from matchmaker.engine.lexical import BM25Scoring
 from matchmaker.listings import lifecycle
 from matchmaker.listings.search import match_terms, published_filter, searchable_text, tokenize
-from matchmaker.matching import dismissals, embedding, index, versions
+from matchmaker.matching import crosslingual, dismissals, embedding, index, versions
 from matchmaker.reference import REGIONS, default_trl
 from models import Notification, Session, User, listing_model
 
@@ -285,9 +285,10 @@ def features_for(listing: Any, candidate_ids: Collection[int]) -> dict[int, dict
     query, text = owner_query(listing)
     if not text or not candidate_ids:
         return {}
-    corpus, qvec = site_corpus(OTHER_SIDE[listing.kind]), query_vector(text)
+    side = OTHER_SIDE[listing.kind]
+    corpus, qvec = site_corpus(side), query_vector(text)
     wanted = set(corpus.vectors.similarity(qvec, list(set(candidate_ids))))
-    found = rank_corpus(corpus, query, qvec, match_terms(text), k=10 * POOL + len(wanted),
+    found = rank_corpus(corpus, query, qvec, query_terms(side, text), k=10 * POOL + len(wanted),
                         title_vec=title_vector(query, text), include=wanted, reasons=False)
     return {m.id: dict(m.features) for m in found if m.id in wanted}
 
@@ -295,8 +296,13 @@ def features_for(listing: Any, candidate_ids: Collection[int]) -> dict[int, dict
 def rank(side: str, query: ranking.ListingDoc | str, text: str, k: int, filters: SearchFilters | None = None,
          exclude: set[int] | None = None) -> list[ranking.Match]:
     """Top-k searchable listings of `side` for a query text (the site's live indexes)."""
-    return rank_corpus(site_corpus(side), query, query_vector(text), match_terms(text), k, filters, exclude=exclude,
-                       title_vec=title_vector(query, text))
+    return rank_corpus(site_corpus(side), query, query_vector(text), query_terms(side, text), k, filters,
+                       exclude=exclude, title_vec=title_vector(query, text))
+
+
+def query_terms(side: str, text: str) -> list[str]:
+    """The BM25 terms of a query: its own words, plus the catalogue's Chinese terms for English words."""
+    return match_terms(text) + crosslingual.query_terms(side, text)
 
 
 def title_vector(query: ranking.ListingDoc | str, text: str) -> np.ndarray | None:
