@@ -49,11 +49,15 @@ from models import (
     OutcomeFeatures,
     Session,
     Verdict,
+    aware,
     listing_model,
     utcnow,
 )
 
 JOB = "matching.refit"
+# An unfinished refit older than this never started (queued while Redis was down) or died with its worker:
+# it no longer shows as running, and "refit now" may queue another.
+STALE_AFTER = timedelta(hours=1)
 # Strongest evidence first: when outcomes disagree about one pair, the earlier source decides.
 SOURCES = ("contract", "deal", "introduction", "feedback", "dismissal")
 
@@ -173,8 +177,8 @@ def _baseline() -> CalibrationVersion:
 def start_refit(user: Any) -> Job:
     """Staff's "refit now": a job row the page shows, then the job in the background."""
     permissions.require(user, "match.models", _("Only staff can refit the relevance model."))
-    recent = utcnow() - timedelta(hours=1)
-    if Session.scalar(sa.select(Job.id).where(Job.kind == JOB, Job.finished_at.is_(None), Job.created_at > recent)):
+    if Session.scalar(sa.select(Job.id).where(Job.kind == JOB, Job.finished_at.is_(None),
+                                              Job.created_at > utcnow() - STALE_AFTER)):
         raise Conflict(_("A refit is already queued or running; its result will appear here."))
     job = jobs.create_job(JOB, user_id=user.id)
     audit.record(user.id, "calibration.refit_requested", job)
@@ -271,7 +275,8 @@ def roll_back(user: Any, version_id: int) -> CalibrationVersion:
 @dataclass(frozen=True)
 class VersionsPage:
     versions: list[CalibrationVersion]
-    jobs: list[Job]  # recent refits, newest first (running ones show progress)
+    jobs: list[Job]  # recent refits, newest first
+    running: list[Job]  # those queued or running now (the page shows their progress)
     active_id: int | None
     label_counts: dict[str, int]
 
@@ -283,7 +288,9 @@ def overview(user: Any, limit: int = 50) -> VersionsPage:
     active = next((r.id for r in rows if r.status == ModelStatus.ACTIVE), None)
     outcomes = outcome_labels()
     counts = {"pairs": len(outcomes), "relevant": sum(o.label for o in outcomes)}
-    return VersionsPage(rows, recent, active, counts)
+    since = utcnow() - STALE_AFTER
+    running = [job for job in recent if job.finished_at is None and aware(job.created_at) > since]
+    return VersionsPage(rows, recent, running, active, counts)
 
 
 def model_of(version: CalibrationVersion) -> Calibration | None:

@@ -143,7 +143,7 @@ def model_versions():
     page = learning.overview(current_user)
     return render_template("matching/models.html", page=page, describe=learning.describe,
                            weights_of=learning.weights_of, status_labels=learning.STATUS_LABELS,
-                           running=[job for job in page.jobs if job.finished_at is None])
+                           running=page.running)
 
 
 @bp.post("/admin/relevance-model/refit")
