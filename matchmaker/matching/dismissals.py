@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from matchmaker.core import audit, permissions
 from matchmaker.core.errors import NotFound, ValidationFailed
+from matchmaker.listings import lifecycle
 from models import DismissReason, MatchDismissal, Session, listing_model, utcnow
 
 OTHER_SIDE = {"need": "result", "result": "need"}
@@ -53,3 +54,36 @@ def dismissed_ids(listing: Any) -> set[int]:
     else:
         column, own = MatchDismissal.need_id, MatchDismissal.result_id
     return set(Session.scalars(sa.select(column).where(own == listing.id, MatchDismissal.side == listing.kind)))
+
+
+def removed(user: Any, listing: Any) -> list[tuple[Any, MatchDismissal]]:
+    """For the listing's owners: the suggestions they removed, as (listing view, dismissal), newest first;
+    listings the user may no longer see are left out."""
+    if not permissions.can(user, "listing.edit", listing):
+        return []
+    other = listing_model(OTHER_SIDE[listing.kind])
+    other_id = MatchDismissal.result_id if listing.kind == "need" else MatchDismissal.need_id
+    own_id = MatchDismissal.need_id if listing.kind == "need" else MatchDismissal.result_id
+    rows = Session.execute(sa.select(other, MatchDismissal).join(MatchDismissal, other_id == other.id)
+                           .where(own_id == listing.id, MatchDismissal.side == listing.kind)
+                           .order_by(MatchDismissal.created_at.desc(), MatchDismissal.id.desc()))
+    return [(lifecycle.view_for(row, user), dismissal) for row, dismissal in rows
+            if permissions.can(user, "listing.view", row)]
+
+
+def restore(user: Any, kind: str, listing_id: int, other_id: int) -> None:
+    """Put a removed suggestion back on the listing's matches (its "not relevant" label goes with it)."""
+    if kind not in OTHER_SIDE:
+        raise NotFound(_("No such listing."))
+    listing = Session.get(listing_model(kind), listing_id)
+    if listing is None:
+        raise NotFound(_("No such listing."))
+    permissions.require(user, "listing.edit", _("Only the owner of a listing can dismiss its suggestions."), listing)
+    need_id, result_id = (listing_id, other_id) if kind == "need" else (other_id, listing_id)
+    row = Session.scalar(sa.select(MatchDismissal).where(
+        MatchDismissal.need_id == need_id, MatchDismissal.result_id == result_id, MatchDismissal.side == kind))
+    if row is None:
+        raise NotFound(_("No such listing."))
+    audit.record(user.id, "match.restore", row, {"reason": [row.reason, None]})
+    Session.delete(row)
+    Session.commit()

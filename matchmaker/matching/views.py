@@ -40,7 +40,8 @@ def _matches_for(listing: Any) -> dict[str, Any]:
                 log.exception("matches for %s %s failed", listing.kind, listing.id)
                 error = _("Matches cannot be shown right now. Try again in a minute.")
         cache[key] = {"items": items, "filters": filters, "error": error,
-                      "side": matches.OTHER_SIDE[listing.kind]}
+                      "side": matches.OTHER_SIDE[listing.kind],
+                      "removed": dismissals.removed(current_user, listing) if not error else []}
     return cache[key]
 
 
@@ -131,6 +132,20 @@ def dismiss():
     back = local_url(request.form.get("next"), url_for("listings.detail", kind=kind, listing_id=listing_id))
     act(dismissals.dismiss, current_user, kind, listing_id, other_id, request.form.get("reason", ""),
         success=_("The suggestion was removed from this listing's matches. Thank you: it helps the matching learn."))
+    return redirect(back)
+
+
+@bp.post("/matches/restore")
+@login_required
+def restore_dismissed():
+    """An owner puts a removed suggestion back."""
+    kind = request.form.get("kind", "")
+    listing_id, other_id = form_id(request.form.get("listing_id")), form_id(request.form.get("other_id"))
+    if kind not in matches.OTHER_SIDE or listing_id is None or other_id is None:
+        abort(400)
+    back = local_url(request.form.get("next"), url_for("listings.detail", kind=kind, listing_id=listing_id))
+    act(dismissals.restore, current_user, kind, listing_id, other_id,
+        success=_("The suggestion is back on this listing's matches."))
     return redirect(back)
 
 

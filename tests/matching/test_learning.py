@@ -234,6 +234,12 @@ def test_an_owner_dismisses_a_suggestion_as_not_relevant(client, auth, market, m
     page = client.get(f"/need/{need.id}", query_string={"lang": "en"}).get_data(as_text=True)
     assert f'id="match-result-{gone.id}"' not in page and f'id="match-result-{shown[1].id}"' in page
     assert [(o.pair, o.label) for o in learning.outcome_labels()] == [((need.id, gone.id), 0)]
+    # The owner changes their mind: the suggestion is back, and so is nothing in the labels.
+    assert f'id="removed-result-{gone.id}"' in page and "Suggestions you removed (1)" in page
+    client.post("/matches/restore", data={"kind": "need", "listing_id": need.id, "other_id": gone.id})
+    page = client.get(f"/need/{need.id}", query_string={"lang": "en"}).get_data(as_text=True)
+    assert f'id="match-result-{gone.id}"' in page and "Suggestions you removed" not in page
+    assert learning.outcome_labels() == []
     # Someone else's listing: refused, and the button is not offered.
     outsider = make.user(Role.ENTERPRISE)
     auth.login(outsider)
