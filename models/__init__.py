@@ -12,6 +12,8 @@ from models.deals import (
     DealStage,
     DealStageChange,
     DeclineReason,
+    HelpRequest,
+    HelpRequestStatus,
     Introduction,
     IntroductionStatus,
     LostReason,
@@ -57,7 +59,7 @@ from models.org import Organization, OrgKind, Role, User
 __all__ = [
     "MAX_ID", "aware", "ApiToken", "IdempotentRequest", "Webhook", "WebhookDelivery",
     "DEAL_STAGE_ORDER", "Contract", "Deal", "DealNote", "DealOrigin", "DealStage", "DealStageChange",
-    "DeclineReason", "Introduction", "IntroductionStatus", "LostReason",
+    "DeclineReason", "HelpRequest", "HelpRequestStatus", "Introduction", "IntroductionStatus", "LostReason",
     "CalibrationVersion", "DismissReason", "FeedbackReason", "IndexState", "ListingVector", "MatchDismissal",
     "MatchFeedback", "ModelStatus", "OutboxEvent", "OutcomeFeatures", "Verdict",
     "ImportBatch", "ImportStatus",

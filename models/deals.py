@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy import orm as so
@@ -69,7 +70,24 @@ class LostReason(StrEnum):
     OTHER = "other"
 
 
-class Introduction(TimestampMixin, Base):
+class OneListing:
+    """For rows where exactly one of result_id / need_id names the listing concerned."""
+
+    if TYPE_CHECKING:  # declared by each model; declarative must not see them on the mixin
+        result_id: int | None
+        result: ResearchResult | None
+        need: TechNeed | None
+
+    @property
+    def listing(self) -> ResearchResult | TechNeed:
+        return self.result if self.result_id is not None else self.need  # type: ignore[return-value]
+
+    @property
+    def kind(self) -> str:
+        return "result" if self.result_id is not None else "need"
+
+
+class Introduction(OneListing, TimestampMixin, Base):
     """A request that the owner of one listing meet a counterpart organization.
 
     Exactly one of result_id / need_id names the listing whose owner answers. Accepting releases
@@ -116,13 +134,40 @@ class Introduction(TimestampMixin, Base):
         sa.Index("ix_introductions_created_at", "created_at"),
     )
 
-    @property
-    def listing(self) -> ResearchResult | TechNeed:
-        return self.result if self.result_id is not None else self.need  # type: ignore[return-value]
 
-    @property
-    def kind(self) -> str:
-        return "result" if self.result_id is not None else "need"
+class HelpRequestStatus(StrEnum):
+    OPEN = "open"
+    TAKEN = "taken"
+    CLOSED = "closed"
+
+
+class HelpRequest(OneListing, TimestampMixin, Base):
+    """An owner asking the brokers to find a counterpart for a listing the matching cannot serve yet.
+
+    Exactly one of result_id / need_id names the listing; a listing has at most one open request.
+    """
+
+    __tablename__ = "help_requests"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    result_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("research_results.id", ondelete="CASCADE"), index=True)
+    need_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("tech_needs.id", ondelete="CASCADE"), index=True)
+    organization_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organizations.id"), index=True)
+    requested_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    message: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    status: so.Mapped[str] = so.mapped_column(sa.String(20), default=HelpRequestStatus.OPEN, index=True)
+    broker_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    taken_at: so.Mapped[datetime | None]
+
+    result: so.Mapped[ResearchResult | None] = so.relationship(foreign_keys=[result_id])
+    need: so.Mapped[TechNeed | None] = so.relationship(foreign_keys=[need_id])
+    organization: so.Mapped[Organization] = so.relationship(foreign_keys=[organization_id])
+    requested_by: so.Mapped[User | None] = so.relationship(foreign_keys=[requested_by_id])
+    broker: so.Mapped[User | None] = so.relationship(foreign_keys=[broker_id])
+
+    __table_args__ = (sa.CheckConstraint("(result_id IS NULL) <> (need_id IS NULL)", name="one_listing"),)
 
 
 class Deal(TimestampMixin, Base):

@@ -44,6 +44,8 @@ MESSAGES: dict[str, str] = {
     "membership.requested": N_('%(name)s asked to join %(organization)s'),
     "membership.approved": N_('You are now a member of %(organization)s'),
     "membership.rejected": N_('Your request to join %(organization)s was not approved'),
+    "help.requested": N_('An owner asks a broker to find a counterpart for "%(title)s"'),
+    "help.taken": N_('Broker %(broker)s is looking for a counterpart for "%(title)s"'),
     "webhook.disabled": N_('Webhook deliveries to %(title)s kept failing, so the webhook was switched off'),
     "fair.meeting.unscheduled": N_('Your meeting with %(other)s at "%(fair)s" on %(at)s was taken out of the '
                                    'schedule; staff will give it a new time'),

@@ -15,7 +15,7 @@ from matchmaker import reference
 from matchmaker.core import audit, permissions, webhooks
 from matchmaker.core.errors import Conflict, NotFound, ValidationFailed
 from matchmaker.deals import deals
-from matchmaker.stats import stats
+from matchmaker.stats import summary
 from models import (
     Contract,
     Deal,
@@ -237,7 +237,7 @@ def add(values: dict[str, Any], actor_id: int | None, source: str = "form") -> C
     contract = Contract(**values, source=source, created_by_id=actor_id, updated_by_id=actor_id)
     Session.add(contract)
     Session.flush()
-    stats.count_change(None, stats.counted(contract))
+    summary.count_change(None, summary.counted(contract))
     audit.record(actor_id, "contract.create", contract, {k: v for k, v in values.items() if v not in (None, "")})
     _move_deal(contract, actor_id)
     if source == "form":  # a historical import is not news to the parties' systems
@@ -264,13 +264,13 @@ def update(user: User, contract_id: int, data: ContractInput, expected_version: 
     if expected_version is None or contract.version != expected_version:
         raise _conflict(contract)
     values = validate(data, contract_id=contract.id)
-    before = stats.counted(contract)
+    before = summary.counted(contract)
     changes = audit.apply(contract, values)
     if not changes:
         return contract
     contract.updated_by_id = user.id
     try:
-        stats.count_change(before, stats.counted(contract))
+        summary.count_change(before, summary.counted(contract))
         audit.record(user.id, "contract.update", contract, changes)
         _move_deal(contract, user.id)
         Session.commit()

@@ -65,7 +65,7 @@ class TermTable:
         if not len(self.terms) or not len(gram_vectors):
             return []
         found: list[str] = []
-        sims = np.asarray(gram_vectors, dtype=np.float32) @ self.vectors.T.astype(np.float32, copy=False)
+        sims = np.asarray(gram_vectors, dtype=np.float32) @ self.vectors.T  # float32 on disk: no copy
         top = min(top, sims.shape[1])
         for row in sims:
             best = np.argpartition(-row, top - 1)[:top]
@@ -73,12 +73,13 @@ class TermTable:
         return list(dict.fromkeys(found))
 
     def save(self, folder: str | os.PathLike[str]) -> None:
-        """Write terms.json and vectors.npy (float16) atomically: readers see the old or the new table."""
+        """Write terms.json and vectors.npy atomically: readers see the old or the new table. float32, so
+        a reader multiplies the memory-mapped file as it is (a float16 file costs a 2x copy per query)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         tmp_vectors, tmp_terms = folder / "vectors.npy.tmp", folder / "terms.json.tmp"
         with tmp_vectors.open("wb") as handle:
-            np.save(handle, np.asarray(self.vectors, dtype=np.float16))
+            np.save(handle, np.asarray(self.vectors, dtype=np.float32))
         tmp_terms.write_text(json.dumps({"model": self.model, "terms": self.terms}, ensure_ascii=False),
                              encoding="utf-8")
         os.replace(tmp_vectors, folder / "vectors.npy")

@@ -13,7 +13,8 @@ from openpyxl.styles import Font
 from matchmaker.core.xlsx import bold_header, sheet_title, to_bytes
 from matchmaker.fairs.fairs import get_fair, participant_type_label
 from matchmaker.fairs.meetings import meeting_status_label, outcome_label
-from matchmaker.stats import stats
+from matchmaker.stats import funnel
+from matchmaker.stats.scope import FunnelStep, Scope
 from models import Contract, FairMeeting, FairParticipant, MeetingRequest, Session
 from models.fairs import MeetingOutcome, MeetingStatus, RegistrationStatus, RequestStatus
 
@@ -39,7 +40,7 @@ class Figures:
     contracts_at_meetings: int = 0
     # The fair's contacts followed to today, as the statistics dashboard counts them for this fair:
     # requests → accepted → held → intention → a registered contract linked to the meeting's deal.
-    funnel: list[stats.FunnelStep] = field(default_factory=list)
+    funnel: list[FunnelStep] = field(default_factory=list)
     # Registered technology contracts whose fair is this one (Contract.fair_id), however they came about.
     contracts: int = 0
     contract_amount_fen: int = 0
@@ -63,7 +64,7 @@ class Figures:
         return _("%(rate)s of %(marked)s marked meetings (%(n)s not yet marked)",
                  rate=f"{self.no_show_rate:.1%}", marked=self.marked, n=self.unmarked)
 
-    def step(self, key: str) -> stats.FunnelStep:
+    def step(self, key: str) -> FunnelStep:
         return next(s for s in self.funnel if s.key == key)
 
     @property
@@ -110,7 +111,7 @@ def figures(fair_id: int) -> Figures:
         f.follow_ups += outcome == MeetingOutcome.FOLLOW_UP
         f.intentions_at_meetings += outcome == MeetingOutcome.INTENTION
         f.contracts_at_meetings += outcome == MeetingOutcome.CONTRACT
-    f.funnel = stats.funnel(stats.Scope(period="all", fair_id=fair.id))
+    f.funnel = funnel.funnel(Scope(period="all", fair_id=fair.id))
     n, amount, tech = Session.execute(sa.select(
         sa.func.count(), sa.func.coalesce(sa.func.sum(Contract.amount_fen), 0),
         sa.func.coalesce(sa.func.sum(Contract.tech_amount_fen), 0)).where(Contract.fair_id == fair.id)).one()

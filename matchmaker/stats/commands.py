@@ -12,15 +12,15 @@ from matchmaker.core.cli import echo_json
 @with_appcontext
 def rebuild_contract_stats(check: bool) -> None:
     """Run after loading contracts around the contracts service (COPY, SQL); prints JSON."""
-    from matchmaker.stats import stats
+    from matchmaker.stats import summary
 
     if check:
-        differences = stats.summary_differences()
+        differences = summary.summary_differences()
         echo_json({"differing_keys": len(differences), "first": differences[:5]})
         if differences:
             raise SystemExit(1)
         return
-    echo_json({"summary_rows": stats.rebuild_summary()})
+    echo_json({"summary_rows": summary.rebuild_summary()})
 
 
 commands = [rebuild_contract_stats]

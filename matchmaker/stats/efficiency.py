@@ -22,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 from matchmaker import reference
 from matchmaker.core import xlsx
 from matchmaker.deals.deals import ORIGIN_LABELS
-from matchmaker.stats.stats import Scope
+from matchmaker.stats.scope import Scope
 from models import Contract, Deal, Introduction, IntroductionStatus, ListingStatus, Session, TechNeed, aware
 
 REACH_DAYS = 30  # a need "found a counterpart" when an introduction involved it within this many days

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 
 from matchmaker import reference
 from matchmaker.deals import contracts
-from matchmaker.stats import stats
+from matchmaker.stats import funnel, stats
 from models import Contract, Session
 
 from .conftest import make_fair
@@ -55,27 +55,27 @@ def test_totals_and_breakdowns_equal_hand_sums(app, fixed):
         assert stats.totals(YEAR).count == 5
         assert stats.totals(YEAR).amount_fen == 47_700_050
         assert stats.totals(YEAR).tech_amount_fen == 40_700_050
-        assert as_table(stats.by_type(YEAR, "en")) == {
+        assert as_table(stats.breakdown("type", YEAR, "en")) == {
             "Technology transfer": (2, 15_000_000, 13_000_000),
             "Technology development": (1, 30_000_000, 25_000_000),
             "Technology licensing": (1, 2_000_000, 2_000_000),
             "Technical service": (1, 700_050, 700_050),
         }
-        assert as_table(stats.by_field(YEAR, "en")) == {
+        assert as_table(stats.breakdown("field", YEAR, "en")) == {
             "New materials and applications": (2, 15_000_000, 13_000_000),
             "Electronic information": (1, 30_000_000, 25_000_000),
             "Biomedicine and medical devices": (1, 2_000_000, 2_000_000),
             "Not given": (1, 700_050, 700_050),
         }
-        assert as_table(stats.by_party(YEAR, "en")) == {
+        assert as_table(stats.breakdown("party", YEAR, "en")) == {
             "University": (2, 12_000_000, 10_000_000),
             "Research institution": (1, 5_000_000, 5_000_000),
             "Enterprise": (1, 30_000_000, 25_000_000),
             "Individual": (1, 700_050, 700_050),
         }
-        assert {r.key: r.count for r in stats.by_flow(YEAR, "en")} == {
+        assert {r.key: r.count for r in stats.breakdown("flow", YEAR, "en")} == {
             "within": 2, "inward": 1, "outward": 1, "external": 1}
-        assert as_table(stats.by_fair(YEAR, "en")) == {
+        assert as_table(stats.breakdown("fair", YEAR, "en")) == {
             "2025泉州对接会": (2, 40_000_000, 33_000_000),
             "Not from a fair": (3, 7_700_050, 7_700_050),
         }
@@ -89,19 +89,19 @@ def test_flows_agree_with_the_reference_function(app, fixed):
             flow = reference.region_flow(row[4], row[3], home)
             expected[flow] = expected.get(flow, 0) + 1
     with app.test_request_context("/"):
-        assert {r.key: r.count for r in stats.by_flow(YEAR)} == expected
+        assert {r.key: r.count for r in stats.breakdown("flow", YEAR)} == expected
 
 
 def test_periods_months_quarters_years(app, fixed):
     with app.test_request_context("/"):
-        months = stats.by_month(YEAR)
+        months = stats.breakdown("month", YEAR)
         assert [r.key for r in months] == [f"2025-{m:02d}" for m in range(1, 13)]
         assert [r.count for r in months] == [1, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1]
         assert months[11].amount_fen == 700_050
-        quarters = {r.key: (r.count, r.amount_fen) for r in stats.by_quarter(YEAR)}
+        quarters = {r.key: (r.count, r.amount_fen) for r in stats.breakdown("quarter", YEAR)}
         assert quarters == {"2025-Q1": (2, 15_000_000), "2025-Q2": (2, 32_000_000), "2025-Q3": (0, 0),
                             "2025-Q4": (1, 700_050)}
-        years = {r.key: (r.count, r.amount_fen) for r in stats.by_year(YEAR)}
+        years = {r.key: (r.count, r.amount_fen) for r in stats.breakdown("year", YEAR)}
         assert years == {"2024": (1, 99_999_999), "2025": (5, 47_700_050)}
         q2 = stats.Scope(period="quarter", year=2025, quarter=2)
         assert stats.totals(q2).count == 2
@@ -247,7 +247,7 @@ def threads(app, people, make):
 
 def test_funnel_counts_each_thread_up_to_where_it_got(app, threads):
     with app.test_request_context("/?lang=en"):
-        steps = stats.funnel(stats.Scope(period="all"))
+        steps = funnel.funnel(stats.Scope(period="all"))
     assert [(s.key, s.count) for s in steps] == [
         ("requests", 11), ("accepted", 8), ("meetings", 5), ("intentions", 4), ("contracts", 2)]
     assert [s.rate for s in steps] == [None, 8 / 11, 5 / 8, 4 / 5, 2 / 4]
@@ -259,9 +259,9 @@ def test_funnel_counts_each_thread_up_to_where_it_got(app, threads):
 
 def test_fair_funnel_and_row_by_fair_count_only_the_fairs_threads(app, threads):
     with app.test_request_context("/?lang=en"):
-        steps = stats.funnel(stats.Scope(period="all", fair_id=threads.id))
-        rows = stats.funnel_by_fair(stats.Scope(period="year", year=2025))
-        by_fair = {row.key: row.count for row in stats.by_fair(stats.Scope(period="all"))}
+        steps = funnel.funnel(stats.Scope(period="all", fair_id=threads.id))
+        rows = funnel.funnel_by_fair(stats.Scope(period="year", year=2025))
+        by_fair = {row.key: row.count for row in stats.breakdown("fair", stats.Scope(period="all"))}
     assert [(s.key, s.count) for s in steps] == [
         ("requests", 4), ("accepted", 3), ("meetings", 2), ("intentions", 2), ("contracts", 1)]
     [row] = rows
@@ -274,7 +274,7 @@ def test_fair_funnel_and_row_by_fair_count_only_the_fairs_threads(app, threads):
 def test_no_rate_exceeds_its_step_above(app, threads):
     with app.test_request_context("/?lang=en"):
         for scope in (stats.Scope(period="all"), stats.Scope(period="all", fair_id=threads.id)):
-            steps = stats.funnel(scope)
+            steps = funnel.funnel(scope)
             assert all(s.rate is None or s.rate <= 1 for s in steps), scope
             assert all(later.count <= earlier.count for earlier, later in zip(steps, steps[1:], strict=False)), scope
 
@@ -294,8 +294,8 @@ def test_threads_count_in_the_period_they_started(app, people, make):
     _contract(deal, signed=date(2025, 2, 1))
     Session.commit()
     with app.test_request_context("/?lang=en"):
-        started = stats.funnel(stats.Scope(period="year", year=2024))
-        signed = stats.funnel(stats.Scope(period="year", year=2025))
+        started = funnel.funnel(stats.Scope(period="year", year=2024))
+        signed = funnel.funnel(stats.Scope(period="year", year=2025))
         assert [s.count for s in started] == [1, 1, 1, 1, 1]
         assert [s.count for s in signed] == [0, 0, 0, 0, 0]
         # The contract tables count it in the year it was signed.
@@ -308,7 +308,7 @@ def test_suggestions_lead_the_funnel_without_a_rate_to_requests(client, auth, pe
     Session.add_all([Notification(user_id=people["enterprise"].id, kind="match.new", params={}) for _ in range(3)])
     Session.commit()
     with app.test_request_context("/?lang=en"):
-        steps = stats.funnel(stats.Scope(period="all"))
+        steps = funnel.funnel(stats.Scope(period="all"))
     assert (steps[0].key, steps[0].count, steps[1].key, steps[1].comparable) == ("suggestions", 3, "requests", False)
     auth.login(people["staff"])
     page = client.get("/stats/?period=all&lang=en").get_data(as_text=True)

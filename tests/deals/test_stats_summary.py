@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from matchmaker import reference
 from matchmaker.core.errors import Conflict
 from matchmaker.deals import contracts
-from matchmaker.stats import stats
+from matchmaker.stats import stats, summary
 from matchmaker.stats.commands import rebuild_contract_stats
 from models import Contract, Session
 
@@ -104,7 +104,7 @@ def test_the_summary_follows_random_creations_and_edits(app, people, seed):
             else:
                 saved.append(contracts.create(staff, random_input(rng, fair_ids)).id)
             if step % 10 == 9:
-                assert stats.stored_summary() == stats.recount_summary()
+                assert summary.stored_summary() == summary.recount_summary()
         assert Session.scalar(sa.select(sa.func.max(Contract.version))) > 1
         scopes = [stats.Scope(period="year", year=2025), stats.Scope(period="quarter", year=2025, quarter=3),
                   stats.Scope(period="month", year=2026, month=1), stats.Scope(period="all"),
@@ -117,10 +117,10 @@ def test_a_removed_contract_takes_its_share_with_it(app, people):
     rng = random.Random(3)
     fair_ids = [make_fair().id]
     kept, removed = (contracts.create(people["staff"], random_input(rng, fair_ids)) for _ in range(2))
-    stats.count_change(stats.counted(removed), None)
+    summary.count_change(summary.counted(removed), None)
     Session.delete(removed)
     Session.commit()
-    assert stats.stored_summary() == stats.recount_summary()
+    assert summary.stored_summary() == summary.recount_summary()
     with app.test_request_context("/?lang=en"):
         assert stats.totals(stats.Scope(period="all")).amount_fen == kept.amount_fen
 
@@ -128,16 +128,16 @@ def test_a_removed_contract_takes_its_share_with_it(app, people):
 def test_a_rolled_back_contract_leaves_no_trace_in_the_figures(app, people):
     rng = random.Random(4)
     contracts.create(people["staff"], random_input(rng, []))
-    before = stats.stored_summary()
+    before = summary.stored_summary()
     contracts.add(contracts.validate(random_input(rng, [])), people["staff"].id)
     Session.rollback()
-    assert stats.stored_summary() == before
+    assert summary.stored_summary() == before
     assert Session.scalar(sa.select(sa.func.count(Contract.id))) == 1
 
 
 def test_an_edit_that_loses_the_race_moves_no_figures(app, people, monkeypatch):
     contract = contracts.create(people["staff"], random_input(random.Random(5), []))
-    before = stats.stored_summary()
+    before = summary.stored_summary()
     validate = contracts.validate
 
     def validate_while_someone_saves(data: contracts.ContractInput, contract_id: int | None = None,
@@ -154,7 +154,7 @@ def test_an_edit_that_loses_the_race_moves_no_figures(app, people, monkeypatch):
     edit.amount_fen, edit.tech_amount_fen = contract.amount_fen + 100, 0
     with app.test_request_context("/?lang=en"), pytest.raises(Conflict):
         contracts.update(people["staff"], contract.id, edit, contract.version)
-    assert stats.stored_summary() == before == stats.recount_summary()
+    assert summary.stored_summary() == before == summary.recount_summary()
 
 
 def test_the_rebuild_command_counts_contracts_loaded_around_the_service(app, people):

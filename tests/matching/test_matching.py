@@ -52,6 +52,16 @@ def test_result_page_shows_the_needs_it_could_meet(client, publish):
     assert need.title in block
 
 
+def test_a_need_without_description_is_matched_on_its_title_and_says_so(client, publish):
+    need = publish("need", **{**NEED, "description": ""})
+    bearing = publish("result", **BEARING)
+    block = client.get(f"/need/{need.id}?lang=en").get_data(as_text=True)
+    assert bearing.title in block
+    assert "This listing has no description, so it is matched on its title" in block
+    with_text = publish("need", **{**NEED, "title": "电机轴承故障预警"})
+    assert "has no description" not in client.get(f"/need/{with_text.id}?lang=en").get_data(as_text=True)
+
+
 @pytest.mark.parametrize(("lang", "passed", "failed"), [
     ("en", "Same industry", "Maturity below what the need asks"),
     ("zh", "同一行业", "成熟度低于需求要求"),

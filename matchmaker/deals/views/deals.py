@@ -11,10 +11,10 @@ from flask_login import current_user, login_required
 from matchmaker.core import permissions
 from matchmaker.core.errors import DomainError, NotAllowed
 from matchmaker.core.form_fields import show_error
-from matchmaker.core.web import or_404, require
-from matchmaker.deals import contracts, deals, introductions
+from matchmaker.core.web import act, or_404, require
+from matchmaker.deals import contracts, deals, help_requests, introductions
 from matchmaker.deals.forms import DealForm, NextActionForm, NoteForm, StageForm
-from matchmaker.listings import search
+from matchmaker.listings import lifecycle, search
 from models.listing import listing_model
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
@@ -139,3 +139,38 @@ def next_action(deal_id: int):
     return _guarded(deal_id, NextActionForm(), lambda f: deals.set_next_action(
         current_user, deal_id, f.next_action.data or "", f.next_action_date.data), _("Next action saved."),
         "next_form")
+
+
+# --- asking a broker ------------------------------------------------------------------------------
+
+@bp.post("/help/<any(result,need):kind>/<int:listing_id>")
+@login_required
+def ask_broker(kind: str, listing_id: int):
+    """The owner's "ask a broker" button under a listing's matches."""
+    listing = or_404(lifecycle.get_visible, current_user, kind, listing_id)
+    done = act(help_requests.ask, current_user, listing, request.form.get("message", ""))
+    if done is not None:
+        flash(_("Brokers have your request; you will be told who takes it.") if done[1]
+              else _("Brokers already have a request for this listing."), "success")
+    return redirect(url_for("listings.detail", kind=kind, listing_id=listing_id) + "#listing-matches")
+
+
+@bp.get("/help")
+@login_required
+def help_requests_list():
+    require("deal.manage")
+    return render_template("deals/help_requests.html", requests=help_requests.open_requests(current_user))
+
+
+@bp.post("/help/<int:request_id>/take")
+@login_required
+def take_help_request(request_id: int):
+    act(help_requests.take, current_user, request_id, success=_("The request is yours; the owner was told."))
+    return redirect(url_for("deals.help_requests_list"))
+
+
+@bp.post("/help/<int:request_id>/close")
+@login_required
+def close_help_request(request_id: int):
+    act(help_requests.close, current_user, request_id, success=_("Request closed."))
+    return redirect(url_for("deals.help_requests_list"))

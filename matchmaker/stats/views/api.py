@@ -7,6 +7,7 @@ from flask_login import current_user
 from matchmaker.core.i18n import current_lang
 from matchmaker.core.web import require
 from matchmaker.stats import stats
+from matchmaker.stats.scope import GROUPS, PERIODS
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -17,9 +18,9 @@ def stats_figures():
         abort(401)
     require("stats.view")
     group = request.args.get("group", "month")
-    if group not in (*stats.GROUPS, "funnel"):
-        abort(400, description=f"group must be one of: {', '.join((*stats.GROUPS, 'funnel'))}")
-    if request.args.get("period", "year") not in stats.PERIODS:
-        abort(400, description=f"period must be one of: {', '.join(stats.PERIODS)}")
+    if group not in (*GROUPS, "funnel"):
+        abort(400, description=f"group must be one of: {', '.join((*GROUPS, 'funnel'))}")
+    if request.args.get("period", "year") not in PERIODS:
+        abort(400, description=f"period must be one of: {', '.join(PERIODS)}")
     scope = stats.Scope.parse(request.args)
     return jsonify(stats.api_payload(group, scope, current_lang()))
