@@ -55,6 +55,9 @@ DEFAULTS: dict[str, Any] = {
     # Tuned on judged real needs (docs/evaluation.md); dense_title is the need's title on its own.
     "MATCH_WEIGHTS": {"dense": 0.3, "dense_title": 0.4, "lexical": 0.2, "structured": 0.15},
     "MATCH_CALIBRATION": None,  # a calibration JSON; None = matchmaker/matching/calibration.json
+    "MATCH_CALIBRATION_TTL": 10,  # seconds a process keeps the active calibration version before asking again
+    "MATCH_REFIT_EVERY": 86400,  # seconds between refits of the calibration from outcome labels (beat)
+    "MATCH_REFIT_MIN_LABELS": 30,  # fewer labelled pairs: the refit is recorded as rejected, nothing changes
     "STRONG_MATCH_SCORE": 0.75,  # fairs' scheduling priority only: matches use the calibration
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

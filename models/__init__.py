@@ -40,7 +40,19 @@ from models.listing import (
     TechNeed,
     listing_model,
 )
-from models.matching import FeedbackReason, IndexState, ListingVector, MatchFeedback, OutboxEvent, Verdict
+from models.matching import (
+    CalibrationVersion,
+    DismissReason,
+    FeedbackReason,
+    IndexState,
+    ListingVector,
+    MatchDismissal,
+    MatchFeedback,
+    ModelStatus,
+    OutboxEvent,
+    OutcomeFeatures,
+    Verdict,
+)
 from models.notification import Notification
 from models.org import Organization, OrgKind, Role, User
 
@@ -48,7 +60,8 @@ __all__ = [
     "MAX_ID", "aware", "ApiToken", "IdempotentRequest", "Webhook", "WebhookDelivery",
     "DEAL_STAGE_ORDER", "Contract", "Deal", "DealNote", "DealOrigin", "DealStage", "DealStageChange",
     "DeclineReason", "HelpRequest", "HelpRequestStatus", "Introduction", "IntroductionStatus", "LostReason",
-    "FeedbackReason", "IndexState", "ListingVector", "MatchFeedback", "OutboxEvent", "Verdict",
+    "CalibrationVersion", "DismissReason", "FeedbackReason", "IndexState", "ListingVector", "MatchDismissal",
+    "MatchFeedback", "ModelStatus", "OutboxEvent", "OutcomeFeatures", "Verdict",
     "ImportBatch", "ImportStatus",
     "Fair", "FairAvailability", "FairCheckIn", "FairListing", "FairMeeting", "FairParticipant",
     "FairScheduleRun", "FairSession", "FairSlot", "MeetingRequest",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import orm as so
@@ -100,3 +101,74 @@ class MatchFeedback(Base):
     __table_args__ = (
         sa.UniqueConstraint("need_id", "result_id", "user_id", name="match_feedback_pair_user"),
     )
+
+
+class DismissReason(StrEnum):
+    """Why an owner took a suggestion off their listing's matches; only NOT_RELEVANT says the match was wrong."""
+
+    NOT_RELEVANT = "not_relevant"
+    ALREADY_KNOWN = "already_known"  # the owner knows this party already
+    NOT_NOW = "not_now"
+
+
+class MatchDismissal(Base):
+    """An owner dismissed a suggestion on their own listing's matches (`side`: the kind of that listing)."""
+
+    __tablename__ = "match_dismissals"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    need_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("tech_needs.id", ondelete="CASCADE"), index=True)
+    result_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("research_results.id", ondelete="CASCADE"), index=True)
+    side: so.Mapped[str] = so.mapped_column(sa.String(10))  # "need" or "result": whose list it was taken off
+    user_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    reason: so.Mapped[str] = so.mapped_column(sa.String(30))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("need_id", "result_id", "side", name="match_dismissals_pair_side"),)
+
+
+class ModelStatus(StrEnum):
+    CANDIDATE = "candidate"  # being checked
+    ACTIVE = "active"  # what the site uses (at most one)
+    RETIRED = "retired"  # was active, replaced by a better refit
+    REJECTED = "rejected"  # never used: too few labels, no signal, or worse than the active model
+    ROLLED_BACK = "rolled_back"  # was active, staff went back to an earlier version
+
+
+class CalibrationVersion(Base):
+    """One version of the calibrated-relevance model, with the figures that decided whether it is used.
+
+    The site uses the one ACTIVE row (none: the shipped calibration.json); every process re-reads which
+    one that is within MATCH_CALIBRATION_TTL seconds.
+    """
+
+    __tablename__ = "calibration_versions"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    # engine.calibration.Calibration as JSON; None when a refit had too few labels to fit anything.
+    model: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    status: so.Mapped[str] = so.mapped_column(sa.String(20), default=ModelStatus.CANDIDATE, index=True)
+    origin: so.Mapped[str] = so.mapped_column(sa.String(20))  # "shipped", "refit"
+    reason: so.Mapped[str | None] = so.mapped_column(sa.String(30))  # engine RefitDecision.reason
+    figures: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)
+    job_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("jobs.id", ondelete="SET NULL"))
+    created_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    activated_at: so.Mapped[datetime | None]
+
+
+class OutcomeFeatures(Base):
+    """The calibration features a labelled pair had when a refit last computed them, so the pair keeps
+    teaching later refits after one of its listings closes or expires (and leaves the indexes)."""
+
+    __tablename__ = "outcome_features"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    need_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("tech_needs.id", ondelete="CASCADE"), index=True)
+    result_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("research_results.id", ondelete="CASCADE"))
+    query_kind: so.Mapped[str] = so.mapped_column(sa.String(10))  # whose match list the pair was in
+    features: so.Mapped[dict[str, float]] = so.mapped_column(sa.JSON)
+    computed_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("need_id", "result_id", "query_kind", name="outcome_features_pair"),)

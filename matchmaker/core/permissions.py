@@ -23,6 +23,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "user.manage": frozenset({Role.ADMIN}),
     "match.feedback": frozenset({Role.BROKER, Role.STAFF, Role.ADMIN}),
     "match.export_feedback": STAFF_ROLES,
+    "match.models": STAFF_ROLES,  # calibration versions: refit now, roll back
     "index.rebuild": STAFF_ROLES,
     "introduction.request": frozenset({Role.RESEARCHER, Role.ENTERPRISE, Role.BROKER, Role.STAFF, Role.ADMIN}),
     "deal.manage": frozenset({Role.BROKER, Role.STAFF, Role.ADMIN}),

@@ -271,8 +271,11 @@ class HybridRanker:
              dense_scores: Mapping[int, float], lexical_scores: Mapping[int, float],
              k: int = 10, filters: HardFilters | None = None,
              signals: Mapping[str, Mapping[int, float]] | None = None,
-             title_scores: Mapping[int, float] | None = None) -> list[Match]:
+             title_scores: Mapping[int, float] | None = None, reasons: bool = True) -> list[Match]:
         """Best k candidates, best first (ties by id). Missing scores count as 0.
+
+        ``reasons=False`` leaves out the shared terms (what costs most per candidate), for callers that
+        want only scores and calibration features, such as a refit of the calibration.
 
         ``title_scores`` are the cosines of the query's title with each candidate (listing queries);
         ``signals`` are further per-candidate features the calibration may use; the rank score does not.
@@ -287,6 +290,8 @@ class HybridRanker:
         signals = {**(signals or {}), **({"dense_title": title_scores} if title_scores else {})}
         scored = [self._score(query, c, dense_scores, lexical_scores, scale, signals) for c in kept]
         scored.sort(key=lambda item: (-item[0].score, item[0].id))
+        if not reasons:
+            return [match for match, _candidate in scored[:k]]
         return [self._with_terms(query, match, candidate) for match, candidate in scored[:k]]
 
     def _score(self, query: ListingDoc | str, candidate: ListingDoc,

@@ -10,7 +10,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -31,7 +31,7 @@ from matchmaker.engine.index import VectorIndex
 from matchmaker.engine.lexical import BM25Scoring
 from matchmaker.listings import lifecycle
 from matchmaker.listings.search import match_terms, published_filter, searchable_text, tokenize
-from matchmaker.matching import crosslingual, embedding, index
+from matchmaker.matching import crosslingual, dismissals, embedding, index, versions
 from matchmaker.reference import REGIONS, default_trl
 from models import Notification, Session, User, listing_model
 
@@ -228,17 +228,19 @@ def to_doc(listing: Any, text: str | None = None) -> ranking.ListingDoc:
 
 def rank_corpus(corpus: Corpus, query: ranking.ListingDoc | str, qvec: np.ndarray, qtokens: list[str], k: int,
                 filters: SearchFilters | None = None, mode: str = "hybrid",
-                exclude: set[int] | None = None, title_vec: np.ndarray | None = None) -> list[ranking.Match]:
+                exclude: set[int] | None = None, title_vec: np.ndarray | None = None,
+                include: Collection[int] = (), reasons: bool = True) -> list[ranking.Match]:
     """Top-k of the corpus for the query: dense and lexical candidates, re-ranked by the engine.
 
     A listing query is scored with structured checks and, given `title_vec` (its title embedded on
-    its own), with its title's similarity too; a free-text query with dense and BM25 only.
+    its own), with its title's similarity too; a free-text query with dense and BM25 only. Ids in
+    `include` are scored even when neither index would have proposed them (a refit's labelled pairs).
     """
     use_title = title_vec is not None and mode == "hybrid"
     dense = dict(corpus.vectors.search(qvec, POOL)) if mode != "lexical" else {}
     lexical = dict(corpus.lexical.top(qtokens, POOL)) if mode != "dense" else {}
     titled = dict(corpus.vectors.search(title_vec, TITLE_POOL)) if use_title else {}
-    ids = sorted((set(dense) | set(lexical) | set(titled)) - (exclude or set()))
+    ids = sorted((set(dense) | set(lexical) | set(titled) | set(include)) - (exclude or set()))
     docs = corpus.load(ids)
     if filters is not None:
         docs = {i: doc for i, doc in docs.items() if filters.admits(doc)}
@@ -250,11 +252,18 @@ def rank_corpus(corpus: Corpus, query: ranking.ListingDoc | str, qvec: np.ndarra
         titled.update(corpus.vectors.similarity(title_vec, [i for i in docs if i not in titled]))
     ranker = ranking.HybridRanker(weights(mode), idf=corpus.lexical.idf, calibration=calibration())
     hard = filters.engine_filters() if filters else ranking.HardFilters()
-    return ranker.rank(query, list(docs.values()), dense, lexical, k, hard, title_scores=titled or None)
+    return ranker.rank(query, list(docs.values()), dense, lexical, k, hard, title_scores=titled or None,
+                       reasons=reasons)
 
 
 def calibration() -> Calibration:
-    """The calibrated-relevance model the site uses (MATCH_CALIBRATION, a JSON file), loaded once."""
+    """The calibrated-relevance model the site uses: the active version (refitted from outcomes or
+    chosen by staff, matching/versions.py), else the shipped file."""
+    return versions.current(shipped_calibration)[1]
+
+
+def shipped_calibration() -> Calibration:
+    """The calibration file (MATCH_CALIBRATION, default matchmaker/matching/calibration.json), loaded once."""
     path = Path(current_app.config.get("MATCH_CALIBRATION") or DEFAULT_CALIBRATION)
     with _calibration_lock:
         cached = _calibrations.get(path)
@@ -263,12 +272,37 @@ def calibration() -> Calibration:
         return cached
 
 
+def owner_query(listing: Any) -> tuple[ranking.ListingDoc, str]:
+    """The query a listing's own match list runs, as its owner sees it (full text)."""
+    text = embedding.listing_text(listing.title, listing.keywords, listing.summary, listing.description)
+    return to_doc(listing, text=embedding.listing_text(None, None, listing.summary, listing.description)), text
+
+
+def features_for(listing: Any, candidate_ids: Collection[int]) -> dict[int, dict[str, float]]:
+    """The calibration features of each given candidate (of the other side) for the listing's own match
+    list, computed by the site's ranking now; candidates not searchable (closed, expired, or not in the
+    vector index yet) are left out rather than given a similarity of 0."""
+    query, text = owner_query(listing)
+    if not text or not candidate_ids:
+        return {}
+    side = OTHER_SIDE[listing.kind]
+    corpus, qvec = site_corpus(side), query_vector(text)
+    wanted = set(corpus.vectors.similarity(qvec, list(set(candidate_ids))))
+    found = rank_corpus(corpus, query, qvec, query_terms(side, text), k=10 * POOL + len(wanted),
+                        title_vec=title_vector(query, text), include=wanted, reasons=False)
+    return {m.id: dict(m.features) for m in found if m.id in wanted}
+
+
 def rank(side: str, query: ranking.ListingDoc | str, text: str, k: int, filters: SearchFilters | None = None,
          exclude: set[int] | None = None) -> list[ranking.Match]:
     """Top-k searchable listings of `side` for a query text (the site's live indexes)."""
-    terms = match_terms(text) + crosslingual.query_terms(side, text)
-    return rank_corpus(site_corpus(side), query, query_vector(text), terms, k, filters, exclude=exclude,
-                       title_vec=title_vector(query, text))
+    return rank_corpus(site_corpus(side), query, query_vector(text), query_terms(side, text), k, filters,
+                       exclude=exclude, title_vec=title_vector(query, text))
+
+
+def query_terms(side: str, text: str) -> list[str]:
+    """The BM25 terms of a query: its own words, plus the catalogue's Chinese terms for English words."""
+    return match_terms(text) + crosslingual.query_terms(side, text)
 
 
 def title_vector(query: ranking.ListingDoc | str, text: str) -> np.ndarray | None:
@@ -288,7 +322,8 @@ def matches_for_listing(listing: Any, viewer: Any, k: int = 10, filters: SearchF
         return []
     query = to_doc(listing, text=None if not _sees_details(listing, viewer) else embedding.listing_text(
         None, None, listing.summary, listing.description))
-    found = rank(side, query, text, k, filters)
+    # Suggestions the owners dismissed stay off the listing's list.
+    found = rank(side, query, text, k, filters, exclude=dismissals.dismissed_ids(listing))
     return _present(side, found, query.full_text, viewer)
 
 

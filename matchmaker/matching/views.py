@@ -12,10 +12,10 @@ from matchmaker.core import permissions
 from matchmaker.core.errors import DomainError, NotAllowed, NotFound, ValidationFailed
 from matchmaker.core.form_fields import form_id, form_number
 from matchmaker.core.i18n import current_lang
-from matchmaker.core.web import local_url
+from matchmaker.core.web import act, local_url, require
 from matchmaker.listings import lifecycle
+from matchmaker.matching import dismissals, learning, matches
 from matchmaker.matching import feedback as match_feedback
-from matchmaker.matching import matches
 from matchmaker.reference import REGIONS, TRL_LEVELS
 from models import ListingStatus
 
@@ -40,7 +40,8 @@ def _matches_for(listing: Any) -> dict[str, Any]:
                 log.exception("matches for %s %s failed", listing.kind, listing.id)
                 error = _("Matches cannot be shown right now. Try again in a minute.")
         cache[key] = {"items": items, "filters": filters, "error": error,
-                      "side": matches.OTHER_SIDE[listing.kind]}
+                      "side": matches.OTHER_SIDE[listing.kind],
+                      "removed": dismissals.removed(current_user, listing) if not error else []}
     return cache[key]
 
 
@@ -48,7 +49,8 @@ def _choices() -> dict[str, Any]:
     lang = current_lang()
     provinces = [(code, label) for code, label in REGIONS.choices(lang) if code.endswith("0000")]
     return {"region_choices": provinces, "trl_choices": TRL_LEVELS.choices(lang),
-            "verdict_labels": match_feedback.VERDICT_LABELS, "reason_labels": match_feedback.REASON_LABELS}
+            "verdict_labels": match_feedback.VERDICT_LABELS, "reason_labels": match_feedback.REASON_LABELS,
+            "dismiss_labels": dismissals.REASON_LABELS}
 
 
 @bp.app_context_processor
@@ -117,3 +119,61 @@ def export_feedback(fmt: str):
         abort(403)
     return Response(body, mimetype=mimetype,
                     headers={"Content-Disposition": f"attachment; filename=match-feedback.{fmt}"})
+
+
+@bp.post("/matches/dismiss")
+@login_required
+def dismiss():
+    """An owner takes a suggestion off their listing's matches."""
+    kind = request.form.get("kind", "")
+    listing_id, other_id = form_id(request.form.get("listing_id")), form_id(request.form.get("other_id"))
+    if kind not in matches.OTHER_SIDE or listing_id is None or other_id is None:
+        abort(400)
+    back = local_url(request.form.get("next"), url_for("listings.detail", kind=kind, listing_id=listing_id))
+    act(dismissals.dismiss, current_user, kind, listing_id, other_id, request.form.get("reason", ""),
+        success=_("The suggestion was removed from this listing's matches. Thank you: it helps the matching learn."))
+    return redirect(back)
+
+
+@bp.post("/matches/restore")
+@login_required
+def restore_dismissed():
+    """An owner puts a removed suggestion back."""
+    kind = request.form.get("kind", "")
+    listing_id, other_id = form_id(request.form.get("listing_id")), form_id(request.form.get("other_id"))
+    if kind not in matches.OTHER_SIDE or listing_id is None or other_id is None:
+        abort(400)
+    back = local_url(request.form.get("next"), url_for("listings.detail", kind=kind, listing_id=listing_id))
+    act(dismissals.restore, current_user, kind, listing_id, other_id,
+        success=_("The suggestion is back on this listing's matches."))
+    return redirect(back)
+
+
+# --- staff: the relevance model's versions ----------------------------------------------------------
+
+@bp.get("/admin/relevance-model")
+@login_required
+def model_versions():
+    require("match.models")
+    page = learning.overview(current_user)
+    return render_template("matching/models.html", page=page, describe=learning.describe,
+                           weights_of=learning.weights_of, status_labels=learning.STATUS_LABELS,
+                           running=page.running)
+
+
+@bp.post("/admin/relevance-model/refit")
+@login_required
+def refit_now():
+    require("match.models")
+    act(learning.start_refit, current_user, http_errors=False,
+        success=_("The refit has been queued. Its result appears below when it is done."))
+    return redirect(url_for("matching.model_versions"))
+
+
+@bp.post("/admin/relevance-model/<int:version_id>/restore")
+@login_required
+def restore_version(version_id: int):
+    require("match.models")
+    act(learning.roll_back, current_user, version_id, http_errors=False,
+        success=lambda version: _("Version %(id)s is in use again.", id=version.id))
+    return redirect(url_for("matching.model_versions"))

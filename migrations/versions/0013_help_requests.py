@@ -1,7 +1,7 @@
 """help requests: an owner asks the brokers to find a counterpart
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-05
 """
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 
 
 revision = '0013'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 ZHIBEI = ROOT.parent / "shared" / "data" / "zhibei" / "achievements.jsonl"
+ZHIBEI_NEEDS = ZHIBEI.with_name("requirements.jsonl")
 
 
 class Worker:
@@ -65,15 +66,16 @@ def flush_redis(url: str) -> None:
     redis.Redis.from_url(url).flushdb()
 
 
-def zhibei_texts(n: int) -> list[dict[str, str]]:
-    """The first n Zhibei research results with a name and a description (real texts)."""
-    rows = []
-    with ZHIBEI.open(encoding="utf-8") as handle:
+def zhibei_texts(n: int, path: Path = ZHIBEI, skip: int = 0) -> list[dict[str, str]]:
+    """The first n Zhibei research results (or, from ZHIBEI_NEEDS, technical needs) with a name and a
+    description (real texts), after the first `skip` of them."""
+    rows: list[dict[str, str]] = []
+    with path.open(encoding="utf-8") as handle:
         for line in handle:
             row = json.loads(line)
             if row.get("name") and row.get("context"):
                 rows.append({"title": row["name"][:200], "summary": row["context"][:200],
                              "description": row["context"]})
-            if len(rows) == n:
+            if len(rows) == n + skip:
                 break
-    return rows
+    return rows[skip:]
