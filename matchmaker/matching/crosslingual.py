@@ -37,17 +37,20 @@ def refresh_tables(sides: tuple[str, ...] = index.SIDES) -> dict[str, Any]:
     for side in sides:
         terms = candidate_terms(index.reader_lexical(side).idf)
         old = TermTable.load(table_dir(side))
-        if old is not None and old.model == embedder.info.name and old.terms == terms:
+        if old is not None and old.model != embedder.info.name:
+            old = None  # another model's vectors are no use
+        if old is not None and old.terms == terms:
             report[side] = {"terms": len(terms), "embedded": 0}
             continue
-        known = {t: i for i, t in enumerate(old.terms)} if old is not None and old.model == embedder.info.name else {}
-        new = [t for t in terms if t not in known]
-        fresh = build_table(new, embedder.embed_queries, embedder.info.name) if new else None
-        fresh_row = {t: i for i, t in enumerate(new)}
-        dim = embedder.info.dim
-        vectors = np.zeros((len(terms), dim), dtype=np.float32)
-        for row, term in enumerate(terms):
-            vectors[row] = fresh.vectors[fresh_row[term]] if term in fresh_row else old.vectors[known[term]]
+        known = {term: row for row, term in enumerate(old.terms)} if old is not None else {}
+        new = [term for term in terms if term not in known]
+        vectors = np.zeros((len(terms), embedder.info.dim), dtype=np.float32)
+        kept = [(row, known[term]) for row, term in enumerate(terms) if term in known]
+        if kept:
+            vectors[[row for row, _ in kept]] = old.vectors[[old_row for _, old_row in kept]]
+        if new:
+            vectors[[row for row, term in enumerate(terms) if term not in known]] = build_table(
+                new, embedder.embed_queries, embedder.info.name).vectors
         TermTable(terms, vectors, embedder.info.name).save(table_dir(side))
         with _lock:
             _tables.pop(table_dir(side), None)  # this process reads the new table at once
@@ -80,4 +83,4 @@ def query_terms(side: str, text: str | None, table: TermTable | None = None) -> 
     embedder = embedding.get_embedder()
     if table is None or table.model != embedder.info.name:
         return []
-    return table.translate(embedder.embed_queries(grams))
+    return table.translate(np.stack([embedding.query_vector(gram) for gram in grams]))

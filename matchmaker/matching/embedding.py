@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,23 @@ class VectorFileCache:
         tmp = self.path.with_suffix(".tmp.npz")
         np.savez(tmp, keys=np.array(keys), vectors=np.stack([self._vectors[k] for k in keys]))
         tmp.replace(self.path)
+
+
+# --- query vectors -------------------------------------------------------------------------------
+
+_query_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+# Whole queries and the words of English ones (about 30 a query) share it: 4,096 vectors, ~6 MB.
+_QUERY_CACHE_SIZE = 4096
+
+
+def query_vector(text: str) -> np.ndarray:
+    """The text embedded as a query (e5's "query: " side), cached per process by content hash."""
+    embedder = get_embedder()
+    key = (embedder.info.name, content_hash(text))
+    vector = _query_cache.get(key)
+    if vector is None:
+        vector = embedder.embed_queries([text])[0]
+        _query_cache[key] = vector
+        if len(_query_cache) > _QUERY_CACHE_SIZE:
+            _query_cache.popitem(last=False)
+    return vector

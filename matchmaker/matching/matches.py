@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -180,25 +179,6 @@ def site_corpus(side: str) -> Corpus:
     return Corpus(index.reader_index(side), index.reader_lexical(side), load)
 
 
-# --- query vectors -------------------------------------------------------------------------------
-
-_query_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-_QUERY_CACHE_SIZE = 512
-
-
-def query_vector(text: str) -> np.ndarray:
-    """The text embedded as a query (e5's "query: " side), cached per process by content hash."""
-    embedder = embedding.get_embedder()
-    key = (embedder.info.name, embedding.content_hash(text))
-    vector = _query_cache.get(key)
-    if vector is None:
-        vector = embedder.embed_queries([text])[0]
-        _query_cache[key] = vector
-        if len(_query_cache) > _QUERY_CACHE_SIZE:
-            _query_cache.popitem(last=False)
-    return vector
-
-
 # --- ranking ----------------------------------------------------------------------------------------
 
 def weights(mode: str = "hybrid") -> ranking.Weights:
@@ -286,7 +266,7 @@ def features_for(listing: Any, candidate_ids: Collection[int]) -> dict[int, dict
     if not text or not candidate_ids:
         return {}
     side = OTHER_SIDE[listing.kind]
-    corpus, qvec = site_corpus(side), query_vector(text)
+    corpus, qvec = site_corpus(side), embedding.query_vector(text)
     wanted = set(corpus.vectors.similarity(qvec, list(set(candidate_ids))))
     found = rank_corpus(corpus, query, qvec, query_terms(side, text), k=10 * POOL + len(wanted),
                         title_vec=title_vector(query, text), include=wanted, reasons=False)
@@ -296,7 +276,7 @@ def features_for(listing: Any, candidate_ids: Collection[int]) -> dict[int, dict
 def rank(side: str, query: ranking.ListingDoc | str, text: str, k: int, filters: SearchFilters | None = None,
          exclude: set[int] | None = None) -> list[ranking.Match]:
     """Top-k searchable listings of `side` for a query text (the site's live indexes)."""
-    return rank_corpus(site_corpus(side), query, query_vector(text), query_terms(side, text), k, filters,
+    return rank_corpus(site_corpus(side), query, embedding.query_vector(text), query_terms(side, text), k, filters,
                        exclude=exclude, title_vec=title_vector(query, text))
 
 
@@ -308,7 +288,7 @@ def query_terms(side: str, text: str) -> list[str]:
 def title_vector(query: ranking.ListingDoc | str, text: str) -> np.ndarray | None:
     """The query's title embedded on its own, when it has a title and more text than the title."""
     title = query.title.strip() if isinstance(query, ranking.ListingDoc) else ""
-    return query_vector(title) if title and title != text.strip() else None
+    return embedding.query_vector(title) if title and title != text.strip() else None
 
 
 # --- public API -----------------------------------------------------------------------------------
