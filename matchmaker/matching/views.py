@@ -121,15 +121,21 @@ def export_feedback(fmt: str):
                     headers={"Content-Disposition": f"attachment; filename=match-feedback.{fmt}"})
 
 
-@bp.post("/matches/dismiss")
-@login_required
-def dismiss():
-    """An owner takes a suggestion off their listing's matches."""
+def _suggestion_form() -> tuple[str, int, int, str]:
+    """The listing and suggestion a dismiss/restore button names, and where to go back (400 if unusable)."""
     kind = request.form.get("kind", "")
     listing_id, other_id = form_id(request.form.get("listing_id")), form_id(request.form.get("other_id"))
     if kind not in matches.OTHER_SIDE or listing_id is None or other_id is None:
         abort(400)
     back = local_url(request.form.get("next"), url_for("listings.detail", kind=kind, listing_id=listing_id))
+    return kind, listing_id, other_id, back
+
+
+@bp.post("/matches/dismiss")
+@login_required
+def dismiss():
+    """An owner takes a suggestion off their listing's matches."""
+    kind, listing_id, other_id, back = _suggestion_form()
     act(dismissals.dismiss, current_user, kind, listing_id, other_id, request.form.get("reason", ""),
         success=_("The suggestion was removed from this listing's matches. Thank you: it helps the matching learn."))
     return redirect(back)
@@ -139,11 +145,7 @@ def dismiss():
 @login_required
 def restore_dismissed():
     """An owner puts a removed suggestion back."""
-    kind = request.form.get("kind", "")
-    listing_id, other_id = form_id(request.form.get("listing_id")), form_id(request.form.get("other_id"))
-    if kind not in matches.OTHER_SIDE or listing_id is None or other_id is None:
-        abort(400)
-    back = local_url(request.form.get("next"), url_for("listings.detail", kind=kind, listing_id=listing_id))
+    kind, listing_id, other_id, back = _suggestion_form()
     act(dismissals.restore, current_user, kind, listing_id, other_id,
         success=_("The suggestion is back on this listing's matches."))
     return redirect(back)
