@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from matchmaker.core import audit, permissions
 from matchmaker.core.errors import NotAllowed, NotFound, ValidationFailed
 from matchmaker.core.notifications import notify
-from models import HelpRequest, HelpRequestStatus, Role, Session, User, utcnow
+from models import HelpRequest, HelpRequestStatus, ListingStatus, Role, Session, User, utcnow
 
 MAX_MESSAGE = 2000
 
@@ -24,7 +24,7 @@ def open_request_for(listing: Any) -> HelpRequest | None:
 def ask(user: Any, listing: Any, message: str = "") -> tuple[HelpRequest, bool]:
     """Open a request for `listing` (its owner or staff); (request, False) when one is already open."""
     permissions.require(user, "listing.edit", _("Only the listing's owner can ask a broker about it."), listing)
-    if listing.status != "published":
+    if listing.status != ListingStatus.PUBLISHED:
         raise ValidationFailed({"listing": [_("Publish the listing first: brokers look for counterparts of "
                                               "published listings.")]})
     message = (message or "").strip()

@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 
 from matchmaker.imports.formats import ImportFileError
 from matchmaker.listings import exports
+from matchmaker.listings.lifecycle import KINDS
 from matchmaker.reference import (
     INDUSTRY_DIVISIONS,
     INDUSTRY_SECTIONS,
@@ -30,7 +31,6 @@ from matchmaker.reference import (
     zhibei_transfer_modes,
 )
 
-KINDS = ("result", "need")
 TEASER_LENGTH = 200
 
 

@@ -26,7 +26,7 @@ from flask_babel import gettext as _
 from matchmaker.core import audit, jobs
 from matchmaker.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from matchmaker.core.permissions import require
-from matchmaker.imports.cells import FIELD_LABELS, KINDS, BadValue, ColumnMap, check_required_columns, map_columns
+from matchmaker.imports.cells import FIELD_LABELS, BadValue, ColumnMap, check_required_columns, map_columns
 from matchmaker.imports.formats import ImportFileError, RawTable, read_table
 from matchmaker.imports.rows import (
     OrgResolver,
@@ -38,6 +38,7 @@ from matchmaker.imports.rows import (
     validate_row,
 )
 from matchmaker.listings.events import listing_changed
+from matchmaker.listings.lifecycle import KINDS
 from models import (
     ImportBatch,
     ImportStatus,
