@@ -219,6 +219,8 @@ def _ranked_sets(results_path: Path, sets: list[EvalSet], k: int, mode: str
     for eval_set in sets:
         qrels = load_qrels(eval_set.qrels)
         needs = [n for n in load_listings(eval_set.needs) if n.key in qrels]
+        # A set is scored on its own needs: a rewrite file covers only some of the judged needs.
+        qrels = {need.key: qrels[need.key] for need in needs}
         if not needs:
             raise ValueError(f"{eval_set.needs}: no need of this file is in {eval_set.qrels}")
         query_vectors = embed_cached([n.text for n in needs], "query")
