@@ -124,8 +124,12 @@ def write(stored_name: str, data: bytes) -> Path:
     base = folder()
     final = base / stored_name
     partial = base / f".{stored_name}.part"
-    partial.write_bytes(data)
-    os.replace(partial, final)
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, final)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return final
 
 

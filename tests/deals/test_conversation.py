@@ -126,6 +126,24 @@ def test_a_file_is_listed_with_size_and_sender_and_downloads_for_participants(ap
     assert files_in(app) == [row.stored_name]
 
 
+@pytest.mark.parametrize("name, content, file_type", [
+    ("报价.pdf", PDF, "pdf"), ("现场.PNG", PNG, "png"), ("样品.jpeg", b"\xff\xd8\xff\xe0" + b"\x00" * 32, "jpg"),
+    ("方案.docx", office("word"), "docx"), ("数据.xlsx", office("xl"), "xlsx"), ("介绍.pptx", office("ppt"), "pptx"),
+])
+def test_each_allowed_kind_of_file_is_taken_by_its_content(app, client, auth, people, intro, name, content, file_type):
+    auth.login(people["enterprise"])
+    assert send(client, intro, "", content, name).status_code == 302
+    row = Session.query(IntroductionAttachment).one()
+    assert (row.filename, row.file_type, row.size) == (name, file_type, len(content))
+    assert (Path(app.config["ATTACHMENT_DIR"]) / row.stored_name).read_bytes() == content
+
+
+def test_a_file_name_loses_folders_and_control_characters(client, auth, people, intro):
+    auth.login(people["enterprise"])
+    assert send(client, intro, "", PDF, "../../etc/\u202e报价\x07.pdf").status_code == 302
+    assert Session.query(IntroductionAttachment).one().filename == "报价.pdf"
+
+
 @pytest.mark.parametrize("body, file, name, error", [
     ("", None, "x.pdf", "Write a message or choose a file."),
     ("   \n ", None, "x.pdf", "Write a message or choose a file."),
