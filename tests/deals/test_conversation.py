@@ -28,8 +28,9 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 def office(folder: str) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("[Content_Types].xml", "<Types/>")
-        archive.writestr(f"{folder}/document.xml", "<doc/>")
+        # A fixed date: two calls give the same bytes whatever the clock says.
+        for name, text in (("[Content_Types].xml", "<Types/>"), (f"{folder}/document.xml", "<doc/>")):
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), text)
     return buffer.getvalue()
 
 
