@@ -261,3 +261,19 @@ def test_notices_follow_each_users_setting(app, client, auth, people, intro):
     assert notices(people["enterprise"]) == 1
     mails = [m for m in app.extensions["mail_outbox"] if m["To"] == people["enterprise"].email]
     assert len(mails) == 1 and "请看报价" in mails[0].get_content()
+
+
+def test_a_broker_takes_the_unassigned_deal_and_then_follows_its_conversation(client, auth, people, intro):
+    auth.login(people["enterprise"])
+    send(client, intro, "请经纪人帮忙谈价格")
+    deal = Session.query(Deal).one()
+    auth.login(people["broker"])
+    page = client.get(f"/deals/{deal.id}?lang=en").get_data(as_text=True)
+    assert "Take the deal (change its stage or next action) to follow its conversation." in page
+    assert f"/introductions/{intro.id}" not in page and client.get(f"/introductions/{intro.id}").status_code == 404
+    assert client.post(f"/deals/{deal.id}/stage", data={"stage": "meeting_held", "note": ""}).status_code == 302
+    page = client.get(f"/deals/{deal.id}?lang=en").get_data(as_text=True)
+    assert f'href="/introductions/{intro.id}#conversation"' in page
+    assert "请经纪人帮忙谈价格" in client.get(f"/introductions/{intro.id}").get_data(as_text=True)
+    auth.login(people["other_broker"])
+    assert client.get(f"/deals/{deal.id}").status_code == 404  # taken: off the other brokers' queue
