@@ -109,6 +109,16 @@ def thread(user: Any, intro: Introduction) -> Thread | None:
     return Thread(messages, files, deal, bool(can_mark), bool(open_deal and not _is_broker_or_staff(user)))
 
 
+def message_counts(intro_ids: list[int]) -> dict[int, int]:
+    """How many lines each conversation holds (for the list of introductions)."""
+    if not intro_ids:
+        return {}
+    rows = Session.execute(sa.select(IntroductionMessage.introduction_id, sa.func.count())
+                           .where(IntroductionMessage.introduction_id.in_(intro_ids))
+                           .group_by(IntroductionMessage.introduction_id))
+    return {intro_id: count for intro_id, count in rows}
+
+
 def _is_broker_or_staff(user: Any) -> bool:
     return permissions.is_staff(user) or user.role == Role.BROKER
 

@@ -277,3 +277,13 @@ def test_a_broker_takes_the_unassigned_deal_and_then_follows_its_conversation(cl
     assert "请经纪人帮忙谈价格" in client.get(f"/introductions/{intro.id}").get_data(as_text=True)
     auth.login(people["other_broker"])
     assert client.get(f"/deals/{deal.id}").status_code == 404  # taken: off the other brokers' queue
+
+
+def test_the_list_of_introductions_leads_to_each_conversation(client, auth, people, intro):
+    auth.login(people["enterprise"])
+    send(client, intro, "第一条")
+    send(client, intro, "第二条")
+    for side in ("enterprise", "researcher"):
+        auth.login(people[side])
+        page = client.get("/introductions/?lang=en").get_data(as_text=True)
+        assert f'href="/introductions/{intro.id}#conversation">Conversation (2)</a>' in page

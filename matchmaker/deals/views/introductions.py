@@ -51,8 +51,10 @@ def _listing_helpers() -> dict[str, Any]:
 @bp.get("/")
 @login_required
 def index():
-    return render_template("introductions/index.html", sent=introductions.sent(current_user),
-                           received=introductions.received(current_user))
+    sent, received = introductions.sent(current_user), introductions.received(current_user)
+    accepted = [intro.id for intro in (*sent, *received) if intro.status == "accepted"]
+    return render_template("introductions/index.html", sent=sent, received=received,
+                           message_counts=conversation.message_counts(accepted))
 
 
 @bp.post("/request")
