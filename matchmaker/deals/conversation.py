@@ -70,12 +70,15 @@ def _open_for(user: Any, intro_id: int) -> Introduction:
 
 
 def participants(intro: Introduction) -> set[int]:
-    """Everyone a new line should reach: the listing's managers, the requester, the brokers involved,
-    and whoever has written in the conversation."""
+    """Everyone a new line should reach: the members of both organizations in their side's role (a
+    broker may have asked on the counterpart's behalf), the requester, the brokers involved, and
+    whoever has written in the conversation."""
     listing = intro.listing
-    owner_role = permissions.OWNER_ROLE.get(listing.kind)
-    ids = set(Session.scalars(sa.select(User.id).where(User.organization_id == intro.owner_org_id,
-                                                       User.role == owner_role)))
+    other_kind = "need" if listing.kind == "result" else "result"
+    sides = ((intro.owner_org_id, permissions.OWNER_ROLE[listing.kind]),
+             (intro.counterpart_org_id, permissions.OWNER_ROLE[other_kind]))
+    ids = set(Session.scalars(sa.select(User.id).where(sa.or_(*(
+        sa.and_(User.organization_id == org_id, User.role == role) for org_id, role in sides)))))
     ids |= {uid for uid in (listing.owner_id, intro.requested_by_id, intro.broker_id) if uid}
     deal = deal_of(intro)
     if deal is not None and deal.broker_id:

@@ -287,3 +287,15 @@ def test_the_list_of_introductions_leads_to_each_conversation(client, auth, peop
         auth.login(people[side])
         page = client.get("/introductions/?lang=en").get_data(as_text=True)
         assert f'href="/introductions/{intro.id}#conversation">Conversation (2)</a>' in page
+
+
+def test_when_a_broker_asked_for_the_firm_the_firm_hears_of_new_messages(make, people):
+    from matchmaker.deals import conversation
+
+    result = make.result(owner=people["researcher"])
+    asked = introductions.request(people["broker"], introductions.RequestInput(
+        "result", result.id, "替企业询问", counterpart_org_id=people["firm"].id))
+    introductions.accept(people["researcher"], asked.id)
+    conversation.post(people["researcher"], asked.id, "欢迎来访")
+    assert notices(people["enterprise"]) == 1 and notices(people["broker"]) == 1
+    assert notices(people["outsider"]) == 0 and notices(people["researcher"]) == 0
