@@ -299,3 +299,13 @@ def test_when_a_broker_asked_for_the_firm_the_firm_hears_of_new_messages(make, p
     conversation.post(people["researcher"], asked.id, "欢迎来访")
     assert notices(people["enterprise"]) == 1 and notices(people["broker"]) == 1
     assert notices(people["outsider"]) == 0 and notices(people["researcher"]) == 0
+
+
+def test_a_request_larger_than_the_site_takes_is_refused_in_words(app, client, auth, people, intro):
+    app.config["MAX_CONTENT_LENGTH"] = 128 * 1024
+    auth.login(people["enterprise"])
+    refused = client.post(f"/introductions/{intro.id}/messages", content_type="multipart/form-data",
+                          data={"body": "大文件", "file": (io.BytesIO(PDF + b"0" * 200 * 1024), "big.pdf")})
+    assert refused.status_code == 302
+    assert "文件超过 64 KB。" in client.get(refused.headers["Location"].split("#")[0]).get_data(as_text=True)
+    assert Session.query(IntroductionMessage).count() == 0 and files_in(app) == []
