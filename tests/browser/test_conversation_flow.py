@@ -1,8 +1,10 @@
 """One thread in a real browser, at phone width: an enterprise's need gets a research result suggested,
 the enterprise asks for an introduction from that suggestion, the researcher accepts, both write to
-each other with a PDF attached, and the deal the acceptance opened waits on the broker's board."""
+each other with a PDF attached, propose a meeting and mark the intention signed, and the deal the
+acceptance opened waits at that stage on the broker's board."""
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -97,19 +99,34 @@ def test_need_to_suggestion_to_conversation_to_the_brokers_board(live_server, br
     enterprise.wait_for_load_state()
     assert "好的，周二上午十点见。" in enterprise.locator("#conversation ol.messages").inner_text()
     assert fits(enterprise)
+    # Next steps: a meeting proposed for a day and time, then the intention marked signed.
+    day = (date.today() + timedelta(days=7)).isoformat()
+    meeting = enterprise.locator("#propose-meeting")
+    meeting.locator("input[name=day]").fill(day)
+    meeting.locator("input[name=at]").fill("10:00")
+    meeting.locator("input[name=note]").fill("华侨大学机电学院实验室")
+    meeting.get_by_role("button", name="提议此次会面").click()
+    enterprise.wait_for_load_state()
+    assert f"提议于 {day} 10:00 会面。" in enterprise.locator("#conversation ol.messages").inner_text()
+    enterprise.locator("#next-steps").get_by_role("button", name="标记意向已签").click()
+    enterprise.wait_for_load_state()
+    assert "已标记意向已签。" in enterprise.locator("#conversation ol.messages").inner_text()
+    assert enterprise.locator("#next-steps").get_by_role("button", name="标记意向已签").count() == 0
+    assert fits(enterprise)
     # The bell tells the researcher of the answer.
     researcher.goto(live_server.url("/notifications/"))
     assert "黄经理 就「" in researcher.locator("main").inner_text()
 
     with live_server.app.app_context():
         deal = Session.query(Deal).one()
-        assert (deal.need_id, deal.origin, deal.broker_id) == (world["need"], "match", None)
+        assert (deal.need_id, deal.origin, deal.broker_id, deal.stage) == (
+            world["need"], "match", None, "intention_signed")
         assert Session.query(IntroductionAttachment).count() == 1
         Session.remove()
 
     # The deal waits in the unassigned queue every broker sees on the board.
     broker = page_as("broker")
     broker.goto(live_server.url("/deals/board"))
-    card = broker.locator(".deal-card", has_text=RESULT)
+    card = broker.locator("section.column[aria-label='已签意向'] .deal-card", has_text=RESULT)
     assert "华侨大学机电学院" in card.inner_text() and "晋江精密注塑有限公司" in card.inner_text()
     assert fits(broker) or width > 400  # the board scrolls sideways on a desktop by design
