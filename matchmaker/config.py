@@ -34,6 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "EXPIRY_REMINDER_DAYS": 14,
     "INTRODUCTION_EXPIRY_DAYS": 14,
     "INTRODUCTION_REMINDER_DAYS": 7,
+    # Files sent in an introduction's conversation: where they are kept and how large one may be.
+    "ATTACHMENT_DIR": str(VAR_DIR / "attachments"),
+    "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
     "LOGIN_RATE_LIMIT": "10 per minute",  # per address and account
     "LOGIN_ACCOUNT_RATE_LIMIT": "30 per minute",  # per account, from any address
     "RATELIMIT_HEADERS_ENABLED": True,  # limited answers say when to retry (Retry-After)

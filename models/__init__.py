@@ -15,8 +15,11 @@ from models.deals import (
     HelpRequest,
     HelpRequestStatus,
     Introduction,
+    IntroductionAttachment,
+    IntroductionMessage,
     IntroductionStatus,
     LostReason,
+    MessageKind,
 )
 from models.fairs import (
     Fair,
@@ -59,7 +62,8 @@ from models.org import Organization, OrgKind, Role, User
 __all__ = [
     "MAX_ID", "aware", "ApiToken", "IdempotentRequest", "Webhook", "WebhookDelivery",
     "DEAL_STAGE_ORDER", "Contract", "Deal", "DealNote", "DealOrigin", "DealStage", "DealStageChange",
-    "DeclineReason", "HelpRequest", "HelpRequestStatus", "Introduction", "IntroductionStatus", "LostReason",
+    "DeclineReason", "HelpRequest", "HelpRequestStatus", "Introduction", "IntroductionAttachment",
+    "IntroductionMessage", "IntroductionStatus", "LostReason", "MessageKind",
     "CalibrationVersion", "DismissReason", "FeedbackReason", "IndexState", "ListingVector", "MatchDismissal",
     "MatchFeedback", "ModelStatus", "OutboxEvent", "OutcomeFeatures", "Verdict",
     "ImportBatch", "ImportStatus",

@@ -135,6 +135,58 @@ class Introduction(OneListing, TimestampMixin, Base):
     )
 
 
+class MessageKind(StrEnum):
+    """What a line of an introduction's conversation is: words (maybe with a file), or a next step."""
+
+    TEXT = "text"
+    MEETING = "meeting"        # a proposed meeting, with its date and time
+    INTENTION = "intention"    # a party marked the intention signed (the deal moved to INTENTION_SIGNED)
+    HANDOVER = "handover"      # a party handed the deal to the broker
+
+
+class IntroductionMessage(Base):
+    """One line of the conversation an accepted introduction opens between the two parties and the
+    broker of its deal."""
+
+    __tablename__ = "introduction_messages"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    introduction_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("introductions.id", ondelete="CASCADE"), index=True)
+    author_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    kind: so.Mapped[str] = so.mapped_column(sa.String(20), default=MessageKind.TEXT)
+    body: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    meeting_at: so.Mapped[datetime | None]
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    introduction: so.Mapped[Introduction] = so.relationship()
+    author: so.Mapped[User | None] = so.relationship()
+    attachments: so.Mapped[list[IntroductionAttachment]] = so.relationship(
+        back_populates="message", cascade="all, delete-orphan", order_by="IntroductionAttachment.id")
+
+
+class IntroductionAttachment(Base):
+    """A file sent in the conversation; the bytes live under ATTACHMENT_DIR as `stored_name`."""
+
+    __tablename__ = "introduction_attachments"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    message_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("introduction_messages.id", ondelete="CASCADE"), index=True)
+    introduction_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("introductions.id", ondelete="CASCADE"), index=True)
+    uploaded_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    filename: so.Mapped[str] = so.mapped_column(sa.String(255))  # as the uploader named it
+    file_type: so.Mapped[str] = so.mapped_column(sa.String(10))  # pdf, docx, ... as its content says
+    size: so.Mapped[int]
+    sha256: so.Mapped[str] = so.mapped_column(sa.String(64))
+    stored_name: so.Mapped[str] = so.mapped_column(sa.String(80), unique=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    message: so.Mapped[IntroductionMessage] = so.relationship(back_populates="attachments")
+    uploaded_by: so.Mapped[User | None] = so.relationship()
+
+
 class HelpRequestStatus(StrEnum):
     OPEN = "open"
     TAKEN = "taken"

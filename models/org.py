@@ -74,6 +74,9 @@ class User(TimestampMixin, Base):
     # New strong matches for the user's listings: "instant", "daily" (one digest a day), "weekly" or
     # "off" (no bell entries, no mail); see core.notifications.MATCH_NOTICES.
     match_notices: so.Mapped[str] = so.mapped_column(sa.String(10), default="daily", server_default="daily")
+    # New messages in an introduction's conversation: "bell" (a notification each time), "mail" (and
+    # an email), "off"; see deals.conversation.MESSAGE_NOTICES.
+    message_notices: so.Mapped[str] = so.mapped_column(sa.String(10), default="bell", server_default="bell")
     digest_sent_at: so.Mapped[datetime | None]
 
     organization: so.Mapped[Organization | None] = so.relationship(

@@ -7,10 +7,10 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time, timedelta
 from typing import Any
 
-from matchmaker.deals import deals, introductions
+from matchmaker.deals import conversation, deals, introductions
 from models import DealStage, Fair, ListingStatus, OrgKind, Role, Session
 from models.fairs import FairStatus
 
@@ -85,11 +85,23 @@ def build_world(make) -> World:
     deal.next_action = "DEALNOTE约定下周二现场考察"
     Session.commit()
     w.secrets["DEALNOTE"] = ("researcher", "enterprise", "broker", "staff", "admin")
+    # An accepted introduction about the open result joins that deal: its conversation, with a file, is
+    # between the two sides and the deal's broker.
+    talk = introductions.request(w.users["enterprise"], introductions.RequestInput(
+        kind="result", listing_id=w.ids["result_open"][0], message="想谈授权"))
+    introductions.accept(w.users["researcher"], talk.id)
+    message = conversation.post(w.users["enterprise"], talk.id, "TALKMESSAGE下周二来厂里看看？", conversation.Upload(
+        "TALKFILE报价.pdf", io.BytesIO(b"%PDF-1.4\nTALKFILECONTENT\n%%EOF\n")))
+    conversation.propose_meeting(w.users["researcher"], talk.id, conversation.MeetingInput(
+        date.today() + timedelta(days=30), time(10, 0), "TALKMEETING厂区会议室"))
+    for marker in ("TALKMESSAGE", "TALKFILE", "TALKFILECONTENT", "TALKMEETING"):
+        w.secrets[marker] = ("researcher", "enterprise", "broker", "staff", "admin")
     fair = Fair(name="秋季对接会", start_date=date(2031, 10, 20), end_date=date(2031, 10, 20),
                 status=FairStatus.OPEN)
     Session.add(fair)
     Session.commit()
-    w.ids.update(intro_id=[intro.id], deal_id=[deal.id], fair_id=[fair.id])
+    w.ids.update(intro_id=[intro.id, talk.id], deal_id=[deal.id], fair_id=[fair.id],
+                 attachment_id=[message.attachments[0].id])
     return w
 
 
@@ -109,7 +121,8 @@ def urls(app, world: World, method: str = "GET", listings: list[tuple[str, int]]
     values: dict[str, list[Any]] = {
         "lang": ["en", "zh"], "filename": ["css/site.css"], "token": ["not-a-real-token"], "fmt": ["csv", "jsonl"],
         "intro_id": world.ids["intro_id"] + extra, "deal_id": world.ids["deal_id"] + extra,
-        "fair_id": world.ids["fair_id"] + extra, "decision": ["approve", "reject"], "action": ["pin", "cancel"],
+        "fair_id": world.ids["fair_id"] + extra, "attachment_id": world.ids["attachment_id"] + extra,
+        "decision": ["approve", "reject"], "action": ["pin", "cancel"],
     }
     urls: list[str] = []
     for rule in app.url_map.iter_rules():

@@ -171,16 +171,19 @@ def end_sessions(user: User, actor_id: int | None, commit: bool = True) -> None:
 # --- profile and administration ---------------------------------------------------------------
 
 def update_profile(user: User, name: str, phone: str | None, locale: str | None,
-                   match_notices: str | None = None) -> User:
+                   match_notices: str | None = None, message_notices: str | None = None) -> User:
     if not (name or "").strip():
         raise ValidationFailed({"name": [_("Enter your name.")]})
     if locale and locale not in current_app.config["LANGUAGES"]:
         raise ValidationFailed({"locale": [_("Choose one of the languages offered.")]})
     if match_notices is not None and match_notices not in notifications.MATCH_NOTICES:
         raise ValidationFailed({"match_notices": [_("Choose one of the options offered.")]})
+    if message_notices is not None and message_notices not in notifications.MESSAGE_NOTICES:
+        raise ValidationFailed({"message_notices": [_("Choose one of the options offered.")]})
     changes = audit.apply(user, {"name": name.strip(), "phone": (phone or "").strip() or None,
                                  "locale": locale or None,
-                                 "match_notices": match_notices or user.match_notices or "daily"})
+                                 "match_notices": match_notices or user.match_notices or "daily",
+                                 "message_notices": message_notices or user.message_notices or "bell"})
     if changes:
         audit.record(user.id, "user.profile", user, changes)
     Session.commit()

@@ -44,6 +44,10 @@ MESSAGES: dict[str, str] = {
     "membership.requested": N_('%(name)s asked to join %(organization)s'),
     "membership.approved": N_('You are now a member of %(organization)s'),
     "membership.rejected": N_('Your request to join %(organization)s was not approved'),
+    "conversation.message": N_('%(author)s wrote about "%(title)s"'),
+    "conversation.meeting": N_('%(author)s proposed a meeting about "%(title)s"'),
+    "conversation.intention": N_('%(author)s marked the intention signed for "%(title)s"'),
+    "conversation.handover": N_('%(author)s handed the deal "%(title)s" to the broker'),
     "help.requested": N_('An owner asks a broker to find a counterpart for "%(title)s"'),
     "help.taken": N_('Broker %(broker)s is looking for a counterpart for "%(title)s"'),
     "webhook.disabled": N_('Webhook deliveries to %(title)s kept failing, so the webhook was switched off'),
@@ -142,6 +146,9 @@ MATCH_NOTICES: dict[str, timedelta | None] = {
     "instant": timedelta(0), "daily": timedelta(hours=23), "weekly": timedelta(days=6, hours=23), "off": None}
 MATCH_NOTICE_LABELS = {"instant": N_("as soon as they are found"), "daily": N_("at most once a day"),
                        "weekly": N_("at most once a week"), "off": N_("never")}
+# How a user hears of new lines in the conversations of their accepted introductions (profile page):
+# "bell" a notification each time, "mail" that and an email, "off" neither.
+MESSAGE_NOTICES = ("bell", "mail", "off")
 _UNSUBSCRIBE_SALT = "match-notices-off"
 
 

@@ -6,7 +6,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from matchmaker.core import jobs, permissions
-    from matchmaker.deals import deals, introductions
+    from matchmaker.deals import conversation, deals, introductions
     from matchmaker.deals.views import contracts as contract_views
     from matchmaker.deals.views import deals as deal_views
     from matchmaker.deals.views import introductions as introduction_views
@@ -17,3 +17,4 @@ def init_app(app: Flask) -> None:
     permissions.add_detail_access_check(app, introductions.has_accepted_introduction)
     jobs.register(app, "introductions.remind_and_expire", introductions.remind_and_expire, every=3600)
     jobs.register(app, "deals.remind_next_actions", deals.remind_next_actions, every=3600)
+    jobs.register(app, "conversation.mail_message", conversation.mail_message)

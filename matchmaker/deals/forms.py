@@ -15,6 +15,7 @@ from wtforms import (
     SelectField,
     StringField,
     TextAreaField,
+    TimeField,
     ValidationError,
 )
 from wtforms.validators import InputRequired, NumberRange, Optional
@@ -22,7 +23,7 @@ from wtforms.validators import InputRequired, NumberRange, Optional
 from matchmaker import reference
 from matchmaker.core.form_fields import MAX_ID, REQUIRED, optional_int, too_long
 from matchmaker.core.money import fen_in, parse_money
-from matchmaker.deals import contracts
+from matchmaker.deals import contracts, conversation
 from matchmaker.deals.deals import LOST_REASON_LABELS, ORIGIN_LABELS, STAGE_LABELS, label_choices
 from matchmaker.deals.introductions import MAX_MESSAGE, decline_reason_choices
 from models import DEAL_STAGE_ORDER, DealStage
@@ -57,6 +58,24 @@ class DeclineForm(FlaskForm):
     def __init__(self, *args: Any, kind: str = "result", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.reason.choices = decline_reason_choices(kind)
+
+
+# --- the conversation after acceptance ---------------------------------------------------------------
+
+class MessageForm(FlaskForm):
+    body = TextAreaField(_l("Message"), validators=[Optional()])
+    file = FileField(_l("Attach a file"))
+
+
+class MeetingForm(FlaskForm):
+    day = DateField(_l("Day"), validators=[InputRequired(REQUIRED)])
+    at = TimeField(_l("Time"), validators=[InputRequired(REQUIRED)])
+    note = StringField(_l("Place or how to join"), validators=[Optional(), too_long(conversation.MAX_MEETING_NOTE)])
+
+
+class HandoverForm(FlaskForm):
+    note = StringField(_l("What the broker should do"),
+                       validators=[Optional(), too_long(conversation.MAX_MEETING_NOTE)])
 
 
 # --- deals ---------------------------------------------------------------------------------------

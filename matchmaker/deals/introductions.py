@@ -137,7 +137,11 @@ def can_view(user: Any, intro: Introduction) -> bool:
         return False
     if permissions.is_staff(user) or user.id in (intro.requested_by_id, intro.broker_id):
         return True
-    return user.organization_id in (intro.owner_org_id, intro.counterpart_org_id)
+    if user.organization_id and user.organization_id in (intro.owner_org_id, intro.counterpart_org_id):
+        return True
+    # The broker of the deal the acceptance opened follows the conversation too.
+    return user.role == Role.BROKER and Session.scalar(sa.select(Deal.id).where(
+        Deal.introduction_id == intro.id, Deal.broker_id == user.id)) is not None
 
 
 def can_answer(user: Any, intro: Introduction) -> bool:

@@ -48,7 +48,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     app = create_app(test_config={
         "TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "live-test-secret", "WTF_CSRF_ENABLED": True,
         "RATELIMIT_ENABLED": False, "JOBS_SYNC": True, "REDIS_URL": None, "INDEX_DIR": str(tmp_path / "index"),
-        "SERVER_NAME": None,
+        "ATTACHMENT_DIR": str(tmp_path / "attachments"), "SERVER_NAME": None,
     })
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)

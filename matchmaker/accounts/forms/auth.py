@@ -84,3 +84,6 @@ class ProfileForm(FlaskForm):
     match_notices = SelectField(_l("Tell me about new strong matches for my listings"), choices=[
         ("instant", _l("As soon as they are found")), ("daily", _l("In one mail a day")),
         ("weekly", _l("In one mail a week")), ("off", _l("Never (no notifications, no mail)"))])
+    message_notices = SelectField(_l("Tell me about new messages in my introductions"), choices=[
+        ("bell", _l("In the notification bell")), ("mail", _l("In the bell and by email")),
+        ("off", _l("Not at all (I look at the conversation myself)"))])

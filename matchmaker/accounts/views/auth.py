@@ -174,7 +174,7 @@ def profile():
     if form.validate_on_submit():
         try:
             users.update_profile(current_user, form.name.data, form.phone.data, form.locale.data or None,
-                                 form.match_notices.data)
+                                 form.match_notices.data, form.message_notices.data)
         except ValidationFailed as error:
             _show_errors(form, error)
         else:

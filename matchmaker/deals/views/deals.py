@@ -88,6 +88,7 @@ def _render_view(deal: Any, status: int = 200, **forms: Any):
                                                           next_action_date=deal.next_action_date)
     return render_template(
         "deals/view.html", deal=deal, can_manage=deals.can_manage(current_user, deal),
+        intro_visible=deal.introduction is not None and introductions.can_view(current_user, deal.introduction),
         stage_form=forms.get("stage_form") or StageForm(formdata=None),
         note_form=forms.get("note_form") or NoteForm(formdata=None), next_form=next_form,
         contracts=contracts.for_deal(deal.id), can_record_contract=permissions.can(current_user, "contract.manage"),

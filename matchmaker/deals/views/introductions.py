@@ -3,15 +3,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from werkzeug.datastructures import FileStorage
 
 from matchmaker.core.errors import DomainError, NotAllowed, NotFound, ValidationFailed
 from matchmaker.core.form_fields import apply_errors, form_id
 from matchmaker.core.web import act, flash_errors, local_url, or_404
-from matchmaker.deals import introductions
-from matchmaker.deals.forms import AnswerForm, DeclineForm, IntroductionRequestForm
+from matchmaker.deals import attachments, conversation, introductions
+from matchmaker.deals.forms import (
+    AnswerForm,
+    DeclineForm,
+    HandoverForm,
+    IntroductionRequestForm,
+    MeetingForm,
+    MessageForm,
+)
 from models import Role
 
 bp = Blueprint("introductions", __name__, url_prefix="/introductions")
@@ -37,14 +45,16 @@ def _listing_helpers() -> dict[str, Any]:
     return {"introduction_state": introduction_state, "introduction_form": introduction_form,
             "introduction_status_labels": introductions.STATUS_LABELS,
             "decline_reason_text": introductions.decline_reason_text,
-            "introduction_reply_by": introductions.reply_by}
+            "introduction_reply_by": introductions.reply_by, "file_size": attachments.human_size}
 
 
 @bp.get("/")
 @login_required
 def index():
-    return render_template("introductions/index.html", sent=introductions.sent(current_user),
-                           received=introductions.received(current_user))
+    sent, received = introductions.sent(current_user), introductions.received(current_user)
+    accepted = [intro.id for intro in (*sent, *received) if intro.status == "accepted"]
+    return render_template("introductions/index.html", sent=sent, received=received,
+                           message_counts=conversation.message_counts(accepted))
 
 
 @bp.post("/request")
@@ -84,10 +94,16 @@ def view(intro_id: int):
     return _render_view(intro, AnswerForm(), DeclineForm(kind=intro.kind))
 
 
-def _render_view(intro: Any, accept_form: AnswerForm, decline_form: DeclineForm) -> str:
+def _render_view(intro: Any, accept_form: AnswerForm, decline_form: DeclineForm, **forms: Any) -> str:
     return render_template("introductions/view.html", intro=intro, accept_form=accept_form,
                            decline_form=decline_form, can_answer=introductions.can_answer(current_user, intro),
-                           after=introductions.after_acceptance(current_user, intro))
+                           after=introductions.after_acceptance(current_user, intro),
+                           talk=conversation.thread(current_user, intro),
+                           message_form=forms.get("message_form") or MessageForm(formdata=None),
+                           meeting_form=forms.get("meeting_form") or MeetingForm(formdata=None),
+                           handover_form=forms.get("handover_form") or HandoverForm(formdata=None),
+                           attachment_types=attachments.ALLOWED,
+                           attachment_limit=attachments.human_size(attachments.max_bytes()))
 
 
 @bp.post("/<int:intro_id>/accept")
@@ -127,3 +143,82 @@ def withdraw(intro_id: int):
     _load(intro_id)
     act(introductions.withdraw, current_user, intro_id, success=_("Your request was withdrawn."))
     return redirect(url_for("introductions.view", intro_id=intro_id))
+
+
+# --- the conversation after acceptance ---------------------------------------------------------------
+
+def _talk(intro_id: int, form_name: str, form: Any, call: Any, success: str):
+    """Run one conversation action: back to the conversation with `success`, or the page again with the
+    refusal under the form (400), or flashed when it is about the state (409-like: redirect)."""
+    intro = _load(intro_id)
+    try:
+        call()
+    except NotFound:
+        abort(404)
+    except NotAllowed:
+        abort(403)
+    except ValidationFailed as exc:
+        apply_errors(form, exc.errors)
+        return _render_view(intro, AnswerForm(formdata=None), DeclineForm(formdata=None, kind=intro.kind),
+                            **{form_name: form}), 400
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(success, "success")
+    return redirect(url_for("introductions.view", intro_id=intro_id, _anchor="conversation"))
+
+
+@bp.post("/<int:intro_id>/messages")
+@login_required
+def post_message(intro_id: int):
+    form = MessageForm()
+    data = form.file.data
+    upload = (conversation.Upload(data.filename or "", data.stream)
+              if isinstance(data, FileStorage) and (data.filename or "").strip() else None)
+    return _talk(intro_id, "message_form", form,
+                 lambda: conversation.post(current_user, intro_id, form.body.data or "", upload),
+                 _("Your message was sent."))
+
+
+@bp.post("/<int:intro_id>/meeting")
+@login_required
+def propose_meeting(intro_id: int):
+    form = MeetingForm()
+    form.validate()  # parses the day and time; the service judges them
+    data = conversation.MeetingInput(day=form.day.data, at=form.at.data, note=form.note.data or "")
+    return _talk(intro_id, "meeting_form", form, lambda: conversation.propose_meeting(current_user, intro_id, data),
+                 _("Your meeting proposal was sent."))
+
+
+@bp.post("/<int:intro_id>/intention")
+@login_required
+def mark_intention(intro_id: int):
+    return _talk(intro_id, "message_form", MessageForm(formdata=None),
+                 lambda: conversation.mark_intention_signed(current_user, intro_id),
+                 _("The deal now shows the intention as signed."))
+
+
+@bp.post("/<int:intro_id>/handover")
+@login_required
+def hand_over(intro_id: int):
+    form = HandoverForm()
+    return _talk(intro_id, "handover_form", form,
+                 lambda: conversation.hand_to_broker(current_user, intro_id, form.note.data or ""),
+                 _("The broker has been told and takes the deal from here."))
+
+
+@bp.get("/<int:intro_id>/files/<int:attachment_id>")
+@login_required
+def download_file(intro_id: int, attachment_id: int):
+    row, path = or_404(conversation.attachment_for, current_user, intro_id, attachment_id)
+    return send_file(path, mimetype=attachments.mimetype(row.file_type), as_attachment=True,
+                     download_name=row.filename, max_age=0)
+
+
+@bp.errorhandler(413)
+def _too_large(_error: Any):
+    intro_id = (request.view_args or {}).get("intro_id")
+    flash(_("The file is larger than %(limit)s.", limit=attachments.human_size(attachments.max_bytes())), "error")
+    if intro_id:
+        return redirect(url_for("introductions.view", intro_id=intro_id, _anchor="conversation"))
+    return redirect(url_for("introductions.index"))
