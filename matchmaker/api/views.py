@@ -96,12 +96,19 @@ def remember_idempotent(response: Any) -> Any:
     return response
 
 
-for _bp in BLUEPRINTS:
-    _bp.before_request(authenticate)
-    _bp.before_request(replay_idempotent)
-    _bp.after_request(remember_idempotent)
-    # Once, here: the blueprints outlive any one app, and a limit added per app would count twice.
-    limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_key)(_bp)
+def wire(*blueprints: Blueprint) -> tuple[Blueprint, ...]:
+    """Token or session authentication, Idempotency-Key replay and the per-token rate limit for the
+    blueprints of an API module. Once, where each module defines its blueprints: they outlive any one
+    app, and a limit added per app would count twice."""
+    for blueprint in blueprints:
+        blueprint.before_request(authenticate)
+        blueprint.before_request(replay_idempotent)
+        blueprint.after_request(remember_idempotent)
+        limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_key)(blueprint)
+    return blueprints
+
+
+wire(*BLUEPRINTS)
 
 
 def _signed_in() -> Any:
