@@ -54,10 +54,12 @@ def problem_details(spec: dict) -> dict:
 
 
 def init_app(app: Flask) -> None:
-    from matchmaker.api import figures, idempotency, pages, views
+    from matchmaker.api import actions, figures, idempotency, pages, views
     from matchmaker.core import jobs
 
     jobs.register(app, "api.prune_idempotency_keys", idempotency.prune, every=3600)
+    # actions adds its operations to the listings, matches and deals blueprints of views.
+    assert actions.BLUEPRINTS == ()
 
     app.config.setdefault("API_TITLE", "Matchmaker API")
     app.config.setdefault("API_VERSION", "v1")
