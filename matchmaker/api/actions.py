@@ -1,31 +1,38 @@
-"""More of what the site's buttons do, as /api/v1 operations on the listings, matches and deals
+"""More of what the site's buttons do, as /api/v1 operations on the listings, matches, deals and contracts
 resources: renew a listing, take a suggestion off one's listing (and put it back), judge a match, open
-a deal by hand. Each calls the service the site's form calls (lifecycle.renew_listing,
-matching.dismissals, matching.feedback, deals.create), after the same visibility checks."""
+a deal by hand, import historical contracts. Each calls the service the site's form calls
+(lifecycle.renew_listing, matching.dismissals, matching.feedback, deals.create, deals.contract_import),
+after the same visibility checks."""
 from __future__ import annotations
 
 from typing import Any
 
 from flask.views import MethodView
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from werkzeug.exceptions import UnprocessableEntity
 
 from matchmaker.api.views import (
     RECORD_NUMBER,
+    ContractInputSchema,
+    ContractSchema,
     DealSchema,
     ListingSchema,
+    Strict,
     _listing,
     _signed_in,
+    contract_json,
+    contracts_bp,
     deal_json,
     deals_bp,
     listing_json,
     listings_bp,
     matches_bp,
 )
-from matchmaker.deals import deals
+from matchmaker.deals import contract_import, deals
 from matchmaker.listings import lifecycle
 from matchmaker.matching import dismissals
 from matchmaker.matching import feedback as match_feedback
-from models import DEAL_STAGE_ORDER, DealOrigin, DismissReason, FeedbackReason, Verdict, aware
+from models import DEAL_STAGE_ORDER, DealOrigin, DismissReason, FeedbackReason, Session, Verdict, aware
 
 BLUEPRINTS = ()  # none of its own: its operations belong to the resources of api.views
 
@@ -171,3 +178,91 @@ def create_deal(values: dict[str, Any]) -> Any:
     the caller may see, and a confidential one only once its details are open to the caller."""
     user = _signed_in()
     return deal_json(deals.create(user, deals.DealInput(**values)), with_notes=True)
+
+
+# --- contracts: historical import ----------------------------------------------------------------
+
+MAX_BULK = 1000
+
+
+class LooseRow(fields.Nested):
+    """Documented as a contract's fields; read here only as an object, so that each row is checked on its
+    own and one bad row does not hide the others' errors."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValidationError("Each row is an object with a contract's fields.")
+        return value
+
+
+class ContractRowSchema(ContractInputSchema):
+    """A historical contract: the registration fields, without links to deals and listings."""
+
+    class Meta:
+        unknown = RAISE
+        exclude = ("deal_id", "result_id", "need_id")
+
+
+class BulkInput(Closed):
+    rows = fields.List(LooseRow(ContractRowSchema), required=True,
+                       validate=validate.Length(min=1, max=MAX_BULK),
+                       metadata={"description": f"Up to {MAX_BULK} contracts, each as for creating one"})
+
+
+class BulkArgs(Strict):
+    valid_only = fields.Boolean(load_default=False, metadata={
+        "description": "Save the valid rows and report the others (default: any error saves nothing)"})
+
+
+class RejectedRowSchema(Schema):
+    row = fields.Integer(metadata={"description": "1 for the first element of rows"})
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class BulkResultSchema(Schema):
+    saved = fields.Integer()
+    skipped = fields.Integer()
+    items = fields.List(fields.Nested(ContractSchema), metadata={"description": "The contracts saved"})
+    rejected = fields.List(fields.Nested(RejectedRowSchema))
+
+
+def _flat(messages: Any) -> dict[str, list[str]]:
+    """A row's marshmallow errors as {field: [messages]}, the shape the other checks give."""
+    return {str(name): [str(m) for m in (found if isinstance(found, list) else [found])]
+            for name, found in (messages.items() if isinstance(messages, dict) else {"row": messages}.items())}
+
+
+@contracts_bp.route("/bulk", methods=["POST"], endpoint="bulk")
+@contracts_bp.arguments(BulkArgs, location="query")
+@contracts_bp.arguments(BulkInput)
+@contracts_bp.response(200, BulkResultSchema)
+def bulk_create_contracts(args: dict[str, Any], body: dict[str, Any]) -> Any:
+    """Register historical contracts in one call (staff), with the checks of the sheet import: by default
+    any row with an error saves nothing (422, each row's errors under `errors.rows`); with
+    `valid_only=true` the valid rows are saved and the others reported in `rejected`."""
+    user = _signed_in()
+    contract_import.require_importer(user)
+    schema = ContractRowSchema()
+    seen: dict[str, int] = {}
+    good: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    for row, raw in enumerate(body["rows"], start=1):
+        try:
+            values, errors = schema.load(raw), {}
+        except ValidationError as exc:
+            values = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+            errors = _flat(exc.messages)
+        clean = contract_import.check_row(row, values, errors, seen)
+        if clean is None:
+            rejected.append({"row": row, "errors": errors})
+        else:
+            good.append(clean)
+    if rejected and not args["valid_only"]:
+        failure = UnprocessableEntity(description=f"{len(rejected)} of {len(body['rows'])} rows have errors, so "
+                                                  "nothing was saved. Fix them, or send valid_only=true.")
+        failure.data = {"messages": {"rows": {str(r["row"]): r["errors"] for r in rejected}}}
+        raise failure
+    saved = contract_import.save_rows(user, good, len(rejected), {"source": "api"})
+    Session.commit()
+    return {"saved": len(saved), "skipped": len(rejected), "items": [contract_json(c) for c in saved],
+            "rejected": rejected}
