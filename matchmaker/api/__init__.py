@@ -54,7 +54,7 @@ def problem_details(spec: dict) -> dict:
 
 
 def init_app(app: Flask) -> None:
-    from matchmaker.api import actions, figures, idempotency, pages, views
+    from matchmaker.api import actions, fairs, figures, idempotency, pages, views
     from matchmaker.core import jobs
 
     jobs.register(app, "api.prune_idempotency_keys", idempotency.prune, every=3600)
@@ -78,6 +78,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(pages.hooks_bp)
     api = SiteApi(app)  # one per app: its OpenAPI document is built from the blueprints registered on it
     app.extensions["matchmaker.api"] = api
-    for blueprint in (*views.BLUEPRINTS, *figures.BLUEPRINTS):
+    for blueprint in (*views.BLUEPRINTS, *figures.BLUEPRINTS, *fairs.BLUEPRINTS):
         csrf.exempt(blueprint)  # tokens need no CSRF; session calls are checked in views.authenticate
         api.register_blueprint(blueprint)
