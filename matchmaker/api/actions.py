@@ -20,6 +20,7 @@ from matchmaker.api.views import (
     Strict,
     _listing,
     _signed_in,
+    area,
     contract_json,
     contracts_bp,
     deal_json,
@@ -85,6 +86,7 @@ def _pair(kind: str, listing_id: int, other_id: int) -> Any:
 
 
 @listings_bp.route("/<any(result,need):kind>/<int:listing_id>/matches/dismissed")
+@area("matching")
 class Dismissed(MethodView):
     @listings_bp.response(200, DismissalListSchema)
     def get(self, kind: str, listing_id: int) -> dict[str, Any]:
@@ -98,6 +100,7 @@ class Dismissed(MethodView):
 
 @listings_bp.route("/<any(result,need):kind>/<int:listing_id>/matches/<int:other_id>/dismiss", methods=["POST"],
                    endpoint="dismiss")
+@area("matching")
 @listings_bp.arguments(DismissInput)
 @listings_bp.response(200, DismissalSchema)
 def dismiss_match(values: dict[str, Any], kind: str, listing_id: int, other_id: int) -> Any:
@@ -111,6 +114,7 @@ def dismiss_match(values: dict[str, Any], kind: str, listing_id: int, other_id: 
 
 @listings_bp.route("/<any(result,need):kind>/<int:listing_id>/matches/<int:other_id>/restore", methods=["POST"],
                    endpoint="restore")
+@area("matching")
 @listings_bp.response(200, DismissalSchema)
 def restore_match(kind: str, listing_id: int, other_id: int) -> Any:
     """Put a removed suggestion back on the listing's matches (its label goes with it)."""

@@ -33,7 +33,7 @@ fairs_bp = Blueprint("api_fairs", __name__, url_prefix="/api/v1/fairs",
                      description="Matchmaking fairs (对接会): registration, meeting requests, schedules")
 organizations_bp = Blueprint("api_organizations", __name__, url_prefix="/api/v1/organizations",
                              description="Organizations on the platform (public fields)")
-BLUEPRINTS = wire(fairs_bp, organizations_bp)
+BLUEPRINTS = wire({fairs_bp: "fairs", organizations_bp: "account"})
 
 
 # --- schemas -------------------------------------------------------------------------------------

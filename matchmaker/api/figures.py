@@ -21,7 +21,7 @@ from matchmaker.stats.scope import PERIODS, Row, Scope
 
 stats_bp = Blueprint("api_stats", __name__, url_prefix="/api/v1/stats",
                      description="Contract statistics and matching efficiency (staff)")
-BLUEPRINTS = wire(stats_bp)
+BLUEPRINTS = wire({stats_bp: "stats"})
 
 PERIOD_CHOICES = [*PERIODS, *(f"q{n}" for n in range(1, 5)), *(f"m{n}" for n in range(1, 13))]
 

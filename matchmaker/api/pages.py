@@ -27,7 +27,8 @@ def reference():
 def _page(secret: str | None = None, errors: dict | None = None, status: int = 200):
     return render_template("api/tokens.html", mine=tokens.list_for(current_user), secret=secret,
                            everyone=tokens.list_all() if is_staff(current_user) else None,
-                           errors=errors or {}, form=request.form, scopes=tokens.SCOPES), status
+                           errors=errors or {}, form=request.form, levels=tokens.LEVELS, areas=tokens.AREAS,
+                           area_labels=tokens.AREA_LABELS, describe=tokens.describe), status
 
 
 @bp.get("/")

@@ -1,8 +1,9 @@
 """Personal API tokens: create (the secret is shown once), list, revoke, and authenticate a request.
 
-A token acts for its user with the user's own permissions; its scopes only narrow them: "read" for
-safe methods, "write" for the rest. Tokens expire (a year by default) and die with the user's
-deactivation; a revoked token stops working on the next request.
+A token acts for its user with the user's own permissions; its scopes only narrow them, per area of
+the API: "<area>:read" for safe methods, "<area>:write" for the rest (e.g. "contracts:write"). The
+plain "read" and "write" of tokens made before areas existed cover every area. Tokens expire (a year
+by default) and die with the user's deactivation; a revoked token stops working on the next request.
 """
 from __future__ import annotations
 
@@ -12,13 +13,26 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from matchmaker.core import audit, permissions
 from matchmaker.core.errors import NotFound, ValidationFailed
 from models import ApiToken, Session, User, aware, utcnow
 
 PREFIX = "mm_"
-SCOPES = ("read", "write")
+LEVELS = ("read", "write")
+AREAS = ("listings", "matching", "deals", "contracts", "fairs", "stats", "account")
+AREA_LABELS = {
+    "listings": _l("Listings (results and needs)"),
+    "matching": _l("Matches and feedback"),
+    "deals": _l("Introductions and deals"),
+    "contracts": _l("Contracts"),
+    "fairs": _l("Fairs"),
+    "stats": _l("Statistics"),
+    "account": _l("Account, notifications and organizations"),
+}
+# "read" and "write" alone: every area (tokens made before the areas, and the page's "every area" row).
+SCOPES = (*LEVELS, *(f"{area}:{level}" for area in AREAS for level in LEVELS))
 DEFAULT_DAYS = 365
 MAX_TOKENS = 20
 
@@ -35,7 +49,7 @@ def create(user: User, name: str, scopes: list[str], days: int = DEFAULT_DAYS) -
         errors["name"] = [_("Name the token (up to 100 characters), e.g. the program that will use it.")]
     scopes = [s for s in SCOPES if s in (scopes or [])]
     if not scopes:
-        errors["scopes"] = [_("Choose what the token may do: read, write or both.")]
+        errors["scopes"] = [_("Choose what the token may do: read or change data, in every area or in some.")]
     if not 1 <= int(days) <= 3 * 365:
         errors["days"] = [_("A token lasts from 1 day to 3 years.")]
     if len(list_for(user)) >= MAX_TOKENS:
@@ -50,6 +64,23 @@ def create(user: User, name: str, scopes: list[str], days: int = DEFAULT_DAYS) -
     audit.record(user.id, "api_token.create", token, {"name": [None, name], "scopes": [None, scopes]})
     Session.commit()
     return token, secret
+
+
+def allows(token: ApiToken, area: str, level: str) -> bool:
+    """Whether the token may `level` ("read" or "write") in `area`."""
+    scopes = token.scopes or []
+    return level in scopes or f"{area}:{level}" in scopes
+
+
+def describe(scopes: list[str]) -> list[str]:
+    """The scopes as the token page lists them."""
+    shown = [_("read everything") if "read" in scopes else None, _("change everything") if "write" in scopes else None]
+    for area in AREAS:
+        levels = [level for level in LEVELS if f"{area}:{level}" in scopes and level not in scopes]
+        if levels:
+            shown.append(f"{AREA_LABELS[area]}: " + "/".join(_("read") if lv == "read" else _("change data")
+                                                             for lv in levels))
+    return [text for text in shown if text]
 
 
 def list_for(user: User) -> list[ApiToken]:
