@@ -75,8 +75,10 @@ def register(data: Registration) -> User:
     else:
         # An existing organization is joined by request only: its members or staff approve it.
         joining, org_id = organizations.get(org_id), None
+    # Whoever registers a new organization is its first admin (manages its API tokens).
     user = User(email=email, name=data.name.strip(), role=data.role, organization_id=org_id,
-                password_hash=hash_password(data.password), locale=data.locale)
+                password_hash=hash_password(data.password), locale=data.locale,
+                org_role="admin" if data.new_organization is not None else "member")
     Session.add(user)
     Session.flush()
     audit.record(user.id, "user.register", user,

@@ -228,7 +228,8 @@ class MeSchema(Schema):
     email = fields.String()
     role = fields.String()
     organization = fields.Nested(OrganizationSchema, allow_none=True)
-    token = fields.Dict(allow_none=True, metadata={"description": "The token of this call: name, scopes, expiry"})
+    token = fields.Dict(allow_none=True, metadata={"description": "The token of this call: name, scopes, expiry, and "
+                                                                  "organization_id for an organization token"})
 
 
 class NotificationSchema(Schema):
@@ -306,7 +307,7 @@ class Me(MethodView):
         return {"id": user.id, "name": user.name, "email": user.email, "role": user.role,
                 "organization": {"id": user.organization.id, "name": user.organization.name}
                 if user.organization else None,
-                "token": {"name": token.name, "scopes": token.scopes,
+                "token": {"name": token.name, "scopes": token.scopes, "organization_id": token.organization_id,
                           "expires_at": aware(token.expires_at).isoformat()} if token else None}
 
 
