@@ -219,6 +219,18 @@ def set_role(actor: User, user_id: int, role: str) -> User:
     return user
 
 
+def set_org_admin(actor: User, user_id: int, admin: bool) -> User:
+    """Make a member an admin of their organization (who manages its API tokens), or a member again."""
+    user = _managed_user(actor, user_id)
+    if user.organization_id is None or user.org_role == "service":
+        raise ValidationFailed({"org_role": [_("Only a member of an organization can be its admin.")]})
+    changes = audit.apply(user, {"org_role": "admin" if admin else "member"})
+    if changes:
+        audit.record(actor.id, "user.org_role", user, changes)
+    Session.commit()
+    return user
+
+
 def sign_out_everywhere(actor: User, user_id: int) -> User:
     """Staff end every session of an account (a lost laptop, a shared password) without deactivating it."""
     user = _managed_user(actor, user_id)

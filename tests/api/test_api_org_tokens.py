@@ -102,3 +102,22 @@ def test_whoever_registers_a_new_organization_is_its_admin(client, app):
             email="founder@example.cn", name="创始人", password="a-long-password-1", role=Role.ENTERPRISE,
             new_organization=NewOrganization(name="新公司", kind="enterprise", entity_type="150", region="350500")))
     assert founder.org_role == "admin"
+
+
+def test_an_administrator_makes_a_member_the_organizations_admin(client, auth, make):
+    uni = make.org(OrgKind.UNIVERSITY)
+    member = make.user(Role.RESEARCHER, uni)
+    auth.login(member)
+    assert 'id="organization-tokens"' not in client.get("/account/tokens/").get_data(as_text=True)
+    auth.login(make.user(Role.ADMIN))
+    assert "Make organization admin" in client.get("/admin/users?lang=en").get_data(as_text=True)
+    client.post(f"/admin/users/{member.id}/org-admin", data={"admin": "1"})
+    Session.refresh(member)
+    assert member.org_role == "admin"
+    assert f'id="org-admin-{member.id}"' in client.get("/admin/users").get_data(as_text=True)
+    auth.login(member)
+    assert 'id="organization-tokens"' in client.get("/account/tokens/").get_data(as_text=True)
+    auth.login(make.user(Role.STAFF))  # staff who are not administrators change no accounts
+    client.post(f"/admin/users/{member.id}/org-admin", data={"admin": "0"})
+    Session.refresh(member)
+    assert member.org_role == "admin"
