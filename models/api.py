@@ -17,6 +17,11 @@ class ApiToken(Base):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # An organization token acts as the organization (user_id is its service account) and is managed by
+    # the organization's admins; created_by_id is the person who made it.
+    organization_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    created_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     name: so.Mapped[str] = so.mapped_column(sa.String(100))
     token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
     prefix: so.Mapped[str] = so.mapped_column(sa.String(12))  # shown in lists so people can tell tokens apart

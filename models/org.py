@@ -65,6 +65,9 @@ class User(TimestampMixin, Base):
     pending_organization_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("organizations.id", ondelete="SET NULL"), index=True
     )
+    # Within the organization: "member", or "admin" (manages the organization's API tokens). Service
+    # accounts that organization tokens act as are "service": they never log in.
+    org_role: so.Mapped[str] = so.mapped_column(sa.String(10), default="member", server_default="member")
     locale: so.Mapped[str | None] = so.mapped_column(sa.String(5))
     active: so.Mapped[bool] = so.mapped_column(default=True)
     last_login_at: so.Mapped[datetime | None]

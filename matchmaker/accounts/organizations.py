@@ -81,6 +81,18 @@ def list_organizations(unverified_only: bool = False) -> list[Organization]:
     return list(Session.scalars(stmt))
 
 
+def directory(query: str = "", kind: str | None = None, offset: int = 0, limit: int = 50) -> list[Organization]:
+    """Organizations by name (the names the sign-up form lists anyway), optionally of one kind or with
+    `query` in the Chinese or English name; callers show public fields only."""
+    stmt = sa.select(Organization).order_by(Organization.name, Organization.id)
+    if query.strip():
+        stmt = stmt.where(sa.or_(Organization.name.contains(query.strip(), autoescape=True),
+                                 Organization.name_en.icontains(query.strip(), autoescape=True)))
+    if kind:
+        stmt = stmt.where(Organization.kind == kind)
+    return list(Session.scalars(stmt.offset(offset).limit(limit)))
+
+
 def member_counts() -> dict[int, int]:
     rows = Session.execute(sa.select(User.organization_id, sa.func.count()).group_by(User.organization_id))
     return {org_id: n for org_id, n in rows if org_id is not None}

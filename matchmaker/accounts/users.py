@@ -75,8 +75,10 @@ def register(data: Registration) -> User:
     else:
         # An existing organization is joined by request only: its members or staff approve it.
         joining, org_id = organizations.get(org_id), None
+    # Whoever registers a new organization is its first admin (manages its API tokens).
     user = User(email=email, name=data.name.strip(), role=data.role, organization_id=org_id,
-                password_hash=hash_password(data.password), locale=data.locale)
+                password_hash=hash_password(data.password), locale=data.locale,
+                org_role="admin" if data.new_organization is not None else "member")
     Session.add(user)
     Session.flush()
     audit.record(user.id, "user.register", user,
@@ -216,6 +218,18 @@ def set_role(actor: User, user_id: int, role: str) -> User:
     changes = audit.apply(user, {"role": role})
     if changes:
         audit.record(actor.id, "user.role", user, changes)
+    Session.commit()
+    return user
+
+
+def set_org_admin(actor: User, user_id: int, admin: bool) -> User:
+    """Make a member an admin of their organization (who manages its API tokens), or a member again."""
+    user = _managed_user(actor, user_id)
+    if user.organization_id is None or user.org_role == "service":
+        raise ValidationFailed({"org_role": [_("Only a member of an organization can be its admin.")]})
+    changes = audit.apply(user, {"org_role": "admin" if admin else "member"})
+    if changes:
+        audit.record(actor.id, "user.org_role", user, changes)
     Session.commit()
     return user
 

@@ -54,7 +54,7 @@ def problem_details(spec: dict) -> dict:
 
 
 def init_app(app: Flask) -> None:
-    from matchmaker.api import idempotency, pages, views
+    from matchmaker.api import actions, fairs, figures, idempotency, pages, views
     from matchmaker.core import jobs
 
     jobs.register(app, "api.prune_idempotency_keys", idempotency.prune, every=3600)
@@ -67,15 +67,18 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("API_SPEC_OPTIONS", {
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
-        "info": {"description": "Listings, matches and notifications of the Matchmaker platform, with the "
-                                "same rules as the site. Authenticate with a personal token from your "
-                                "account page: `Authorization: Bearer mm_...`."}})
+        "info": {"description": "Listings, matches, introductions, deals, contracts, fairs, statistics and "
+                                "notifications of the Matchmaker platform, with the same rules as the site. "
+                                "Authenticate with a personal or organization token from your account page: "
+                                "`Authorization: Bearer mm_...`; its scopes (read or write per area) narrow "
+                                "what it may do."}})
     app.config.setdefault("API_RATE_LIMIT", "300 per minute")
     app.register_blueprint(pages.bp)
     app.register_blueprint(pages.docs_bp)
     app.register_blueprint(pages.hooks_bp)
     api = SiteApi(app)  # one per app: its OpenAPI document is built from the blueprints registered on it
     app.extensions["matchmaker.api"] = api
-    for blueprint in views.BLUEPRINTS:
+    # actions has no blueprint of its own: importing it adds its operations to those of views.
+    for blueprint in (*views.BLUEPRINTS, *actions.BLUEPRINTS, *figures.BLUEPRINTS, *fairs.BLUEPRINTS):
         csrf.exempt(blueprint)  # tokens need no CSRF; session calls are checked in views.authenticate
         api.register_blueprint(blueprint)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
 
+from matchmaker.accounts import organizations
 from matchmaker.api import tokens
 from matchmaker.core import webhooks
 from matchmaker.core.errors import DomainError, ValidationFailed
@@ -24,10 +26,21 @@ def reference():
     return render_template("api/reference.html", spec_url=url_for("api-docs.openapi_json"))
 
 
-def _page(secret: str | None = None, errors: dict | None = None, status: int = 200):
-    return render_template("api/tokens.html", mine=tokens.list_for(current_user), secret=secret,
-                           everyone=tokens.list_all() if is_staff(current_user) else None,
-                           errors=errors or {}, form=request.form, scopes=tokens.SCOPES), status
+def _page(secret: str | None = None, errors: dict | None = None, status: int = 200, org_form: bool = False):
+    """The page: one's own tokens; for an organization's admins its tokens too; for staff every token and
+    an organization picker. `org_form`: the errors and values belong to the organization form."""
+    staff = is_staff(current_user)
+    own_org = current_user.organization_id if tokens.is_org_admin(current_user, current_user.organization_id) \
+        and not staff else None
+    return render_template(
+        "api/tokens.html", mine=tokens.list_for(current_user), secret=secret,
+        everyone=tokens.list_all() if staff else None,
+        org_tokens=tokens.list_for_organization(own_org) if own_org else None, own_org=own_org,
+        org_choices=organizations.choices() if staff else None,
+        personal_errors={} if org_form else errors or {}, personal_form=MultiDict() if org_form else request.form,
+        org_errors=(errors or {}) if org_form else {}, org_values=request.form if org_form else MultiDict(),
+        levels=tokens.LEVELS, areas=tokens.AREAS,
+        area_labels=tokens.AREA_LABELS, describe=tokens.describe), status
 
 
 @bp.get("/")
@@ -46,6 +59,24 @@ def create():
     except ValidationFailed as failure:
         return _page(errors=failure.errors, status=422)
     flash(_("Token created. Copy it now: it will not be shown again."), "success")
+    return _page(secret=secret)
+
+
+@bp.post("/organization")
+@login_required
+def create_for_organization():
+    """An organization token: its admins (for their organization) and staff (for any)."""
+    days = form_id(request.form.get("days")) or 0
+    try:
+        _token, secret = tokens.create_for_organization(
+            current_user, form_id(request.form.get("organization_id")), request.form.get("name", ""),
+            request.form.getlist("scopes"), days)
+    except ValidationFailed as failure:
+        return _page(errors=failure.errors, status=422, org_form=True)
+    except DomainError as error:
+        flash_errors(error)
+        return redirect(url_for("api_tokens.index"))
+    flash(_("Organization token created. Copy it now: it will not be shown again."), "success")
     return _page(secret=secret)
 
 

@@ -50,18 +50,45 @@ def rate_key() -> str:
     return "token:" + tokens._hash(header.partition(" ")[2].strip()) if header else f"ip:{request.remote_addr}"
 
 
+AREA_OF_BLUEPRINT: dict[str, str] = {}  # filled by wire(); an operation may name another area with @area
+
+
+def area(name: str) -> Any:
+    """Put one operation (a view function or MethodView class) in another token area than its blueprint's,
+    e.g. a listing's matches belong to "matching"."""
+    assert name in tokens.AREAS, name
+
+    def mark(view: Any) -> Any:
+        view.api_area = name
+        return view
+    return mark
+
+
+def area_of(endpoint: str | None) -> str | None:
+    """The token area an API endpoint belongs to (None: not an API operation)."""
+    if not endpoint or "." not in endpoint:
+        return None
+    view = current_app.view_functions.get(endpoint)
+    marked = getattr(view, "api_area", None) or getattr(getattr(view, "view_class", None), "api_area", None)
+    return marked or AREA_OF_BLUEPRINT.get(endpoint.partition(".")[0])
+
+
 def authenticate() -> None:
-    """A bearer token acts for its user within its scopes; without one, the session (as the site's own
-    scripts call), with the CSRF header for anything that changes data; else anonymous."""
+    """A bearer token acts for its user within its scopes (per area, read or write); without one, the
+    session (as the site's own scripts call), with the CSRF header for anything that changes data;
+    else anonymous."""
+    g.pop("api_token", None)
     header = request.headers.get("Authorization")
     if header is not None:
         found = tokens.authenticate(header, request.remote_addr)
         if found is None:
             abort(401, description="The token is unknown, revoked or expired.")
         user, token = found
-        scope = "read" if request.method in SAFE_METHODS else "write"
-        if scope not in (token.scopes or []):
-            abort(403, description=f"This token does not have the {scope} scope.")
+        level = "read" if request.method in SAFE_METHODS else "write"
+        where = area_of(request.endpoint)
+        if where is None or not tokens.allows(token, where, level):
+            abort(403, description=f"This token does not have the {where}:{level} scope (nor {level} for every "
+                                   f"area), which this operation needs: the {level} scope of the {where} area.")
         g._login_user, g.api_token = user, token
     elif request.method not in SAFE_METHODS:
         csrf.protect()
@@ -96,12 +123,22 @@ def remember_idempotent(response: Any) -> Any:
     return response
 
 
-for _bp in BLUEPRINTS:
-    _bp.before_request(authenticate)
-    _bp.before_request(replay_idempotent)
-    _bp.after_request(remember_idempotent)
-    # Once, here: the blueprints outlive any one app, and a limit added per app would count twice.
-    limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_key)(_bp)
+def wire(areas: dict[Blueprint, str]) -> tuple[Blueprint, ...]:
+    """Token or session authentication, Idempotency-Key replay and the per-token rate limit for the
+    blueprints of an API module, each in its token area. Once, where each module defines its blueprints:
+    they outlive any one app, and a limit added per app would count twice."""
+    for blueprint, name in areas.items():
+        assert name in tokens.AREAS, name
+        AREA_OF_BLUEPRINT[blueprint.name] = name
+        blueprint.before_request(authenticate)
+        blueprint.before_request(replay_idempotent)
+        blueprint.after_request(remember_idempotent)
+        limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_key)(blueprint)
+    return tuple(areas)
+
+
+wire({me_bp: "account", listings_bp: "listings", matches_bp: "matching", introductions_bp: "deals",
+      deals_bp: "deals", contracts_bp: "contracts", notifications_bp: "account"})
 
 
 def _signed_in() -> Any:
@@ -191,7 +228,8 @@ class MeSchema(Schema):
     email = fields.String()
     role = fields.String()
     organization = fields.Nested(OrganizationSchema, allow_none=True)
-    token = fields.Dict(allow_none=True, metadata={"description": "The token of this call: name, scopes, expiry"})
+    token = fields.Dict(allow_none=True, metadata={"description": "The token of this call: name, scopes, expiry, and "
+                                                                  "organization_id for an organization token"})
 
 
 class NotificationSchema(Schema):
@@ -269,7 +307,7 @@ class Me(MethodView):
         return {"id": user.id, "name": user.name, "email": user.email, "role": user.role,
                 "organization": {"id": user.organization.id, "name": user.organization.name}
                 if user.organization else None,
-                "token": {"name": token.name, "scopes": token.scopes,
+                "token": {"name": token.name, "scopes": token.scopes, "organization_id": token.organization_id,
                           "expires_at": aware(token.expires_at).isoformat()} if token else None}
 
 
@@ -398,6 +436,7 @@ def close_listing(values: dict[str, Any], kind: str, listing_id: int) -> Any:
 
 
 @listings_bp.route("/<any(result,need):kind>/<int:listing_id>/matches")
+@area("matching")
 class ListingMatches(MethodView):
     @listings_bp.response(200, MatchListSchema)
     def get(self, kind: str, listing_id: int) -> dict[str, Any]:

@@ -150,13 +150,48 @@ def _from_json(values: dict[str, Any]) -> contracts.ContractInput:
 
 # --- preview and confirm -------------------------------------------------------------------------
 
-def _require(user: Any) -> None:
+def require_importer(user: Any) -> None:
     permissions.require(user, "contract.manage", _("Only staff import technology contracts."))
+
+
+def check_row(number: int, values: dict[str, Any], errors: dict[str, list[str]],
+              seen_numbers: dict[str, int]) -> dict[str, Any] | None:
+    """The registration form's checks on one row of a batch (a sheet, or the API's bulk create), added
+    to `errors` (which holds what could not be read): required fields, `contracts.validate`, and a
+    registration number that an earlier row of the batch (`seen_numbers`: number -> row) has already.
+    Returns the values `contracts.add` takes when the row has no error."""
+    for required in REQUIRED:
+        if required not in values and required not in errors:
+            errors[required] = [_("This column is required.")]
+    clean = None
+    try:
+        clean = contracts.validate(contracts.ContractInput(**values))
+    except ValidationFailed as exc:
+        for key, messages in exc.errors.items():
+            errors.setdefault(key, messages)
+    reg = (values.get("registration_number") or "").strip().upper()
+    if reg:
+        if reg in seen_numbers and "registration_number" not in errors:
+            errors["registration_number"] = [_("The same registration number is on row %(row)s.",
+                                               row=seen_numbers[reg])]
+        seen_numbers.setdefault(reg, number)
+    return None if errors else clean
+
+
+def save_rows(user: User, rows: list[dict[str, Any]], skipped: int, changes: dict[str, Any],
+              job: Job | None = None) -> list[Any]:
+    """Add checked rows (the values `check_row` returned) as imported contracts in the caller's
+    transaction, with one audit entry for the batch; the caller commits."""
+    require_importer(user)
+    saved = [contracts.add(values, user.id, source="import") for values in rows]
+    audit.record(user.id, "contract.import", entity_type="jobs" if job else "api", entity_id=job.id if job else None,
+                 changes={**changes, "saved": len(saved), "skipped": skipped})
+    return saved
 
 
 def preview(user: User, filename: str, data: bytes) -> Preview:
     """Read and check every row; nothing is saved but the preview (a Job row) until confirmation."""
-    _require(user)
+    require_importer(user)
     table = read_table(filename, data, current_app.config["IMPORT_MAX_ROWS"])
     known = {h for headers in COLUMNS.values() for h in headers}
     if not known.intersection(table.headers):
@@ -166,20 +201,7 @@ def preview(user: User, filename: str, data: bytes) -> Preview:
     rows: list[dict[str, Any]] = []
     for number, raw in table.rows:
         values, errors = _cell_values(raw)
-        for required in REQUIRED:
-            if required not in values and required not in errors:
-                errors[required] = [_("This column is required.")]
-        try:
-            contracts.validate(contracts.ContractInput(**values))
-        except ValidationFailed as exc:
-            for key, messages in exc.errors.items():
-                errors.setdefault(key, messages)
-        reg = (values.get("registration_number") or "").strip().upper()
-        if reg:
-            if reg in seen_numbers and "registration_number" not in errors:
-                errors["registration_number"] = [_("The same registration number is on row %(row)s.",
-                                                   row=seen_numbers[reg])]
-            seen_numbers.setdefault(reg, number)
+        check_row(number, values, errors, seen_numbers)
         rows.append({"row": number, "values": _json_safe(values), "errors": errors})
     invalid = sum(1 for r in rows if r["errors"])
     job = Job(kind=JOB_KIND, status=JobStatus.QUEUED, total=len(rows), created_by_id=user.id,
@@ -190,7 +212,7 @@ def preview(user: User, filename: str, data: bytes) -> Preview:
 
 
 def load_preview(user: User, job_id: int) -> Preview:
-    _require(user)
+    require_importer(user)
     job = Session.get(Job, job_id)
     if job is None or job.kind != JOB_KIND:
         raise NotFound(_("This import does not exist."))
@@ -201,7 +223,7 @@ def load_preview(user: User, job_id: int) -> Preview:
 
 def confirm(user: User, job_id: int, valid_only: bool) -> int:
     """Save the previewed rows in one transaction; returns how many contracts were saved."""
-    _require(user)
+    require_importer(user)
     job = Session.get(Job, job_id)
     if job is None or job.kind != JOB_KIND:
         raise NotFound(_("This import does not exist."))
@@ -211,26 +233,23 @@ def confirm(user: User, job_id: int, valid_only: bool) -> int:
     if params.get("invalid") and not valid_only:
         raise Conflict(_("Some rows have errors, so nothing was saved. Fix the file and upload it again, or "
                          "import the valid rows only."))
-    saved = skipped = 0
+    good: list[dict[str, Any]] = []
+    skipped = 0
     for row in params.get("rows", []):
         if row["errors"]:
             skipped += 1
             continue
         try:
-            values = contracts.validate(_from_json(row["values"]))
+            good.append(contracts.validate(_from_json(row["values"])))
         except ValidationFailed as exc:
             if not valid_only:  # the data changed since the preview (e.g. a number was taken)
                 Session.rollback()
                 raise Conflict(_("Row %(row)s is no longer valid (%(message)s); nothing was saved.",
                                  row=row["row"], message=exc.message)) from None
             skipped += 1
-            continue
-        contracts.add(values, user.id, source="import")
-        saved += 1
+    saved = len(save_rows(user, good, skipped, {"filename": params.get("filename")}, job))
     job.status, job.done, job.finished_at = JobStatus.DONE, saved, utcnow()
     job.result = {"saved": saved, "skipped": skipped}
-    audit.record(user.id, "contract.import", entity_type="jobs", entity_id=job.id,
-                 changes={"filename": params.get("filename"), "saved": saved, "skipped": skipped})
     Session.commit()
     return saved
 

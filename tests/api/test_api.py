@@ -10,19 +10,12 @@ import sqlalchemy as sa
 
 from matchmaker.api import tokens
 from matchmaker.listings import lifecycle
-from models import ApiToken, ListingStatus, Notification, OrgKind, Role, Session, utcnow
+from models import ApiToken, ListingStatus, Notification, Role, Session, utcnow
 from tests.matching.test_matching import BEARING, NEED
 
 
 def _bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
-
-
-@pytest.fixture
-def people(make):
-    uni, firm, other = make.org(OrgKind.UNIVERSITY), make.org(OrgKind.ENTERPRISE), make.org(OrgKind.ENTERPRISE)
-    return {"researcher": make.user(Role.RESEARCHER, uni), "enterprise": make.user(Role.ENTERPRISE, firm),
-            "outsider": make.user(Role.ENTERPRISE, other), "staff": make.user(Role.STAFF)}
 
 
 def _token(user, scopes=("read",)) -> str:

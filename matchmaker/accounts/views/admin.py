@@ -93,6 +93,16 @@ def change_role(user_id: int):
     return redirect(url_for("admin.users"))
 
 
+@bp.post("/users/<int:user_id>/org-admin")
+def set_org_admin(user_id: int):
+    require("user.manage")
+    admin = request.form.get("admin") == "1"
+    act(accounts.set_org_admin, current_user, user_id, admin, http_errors=False,
+        success=lambda user: (_("%(name)s is now an admin of their organization.", name=user.name) if admin
+                              else _("%(name)s is no longer an admin of their organization.", name=user.name)))
+    return redirect(url_for("admin.users"))
+
+
 @bp.post("/users/<int:user_id>/sign-out")
 def sign_out_everywhere(user_id: int):
     require("user.manage")
