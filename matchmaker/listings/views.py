@@ -145,9 +145,14 @@ def _render_detail(listing: Any, shown: lifecycle.ListingView, preview: bool):
 
 # --- create and edit -------------------------------------------------------------------------
 
-def _form(kind: str, data: dict[str, Any] | None = None) -> Any:
+def _form(kind: str, data: dict[str, Any] | None = None, prefill: bool = False) -> Any:
+    """The listing form; `prefill`: a POST that only fills the form in (the need assistant's draft) over
+    the defaults in `data`, never saved by this request."""
     form_class = FORMS[kind]
-    form = form_class(data=data) if data is not None and request.method == "GET" else form_class()
+    if prefill:
+        form = form_class(formdata=request.form, data=data)
+    else:
+        form = form_class(data=data) if data is not None and request.method == "GET" else form_class()
     organizations = lifecycle.owner_organizations(kind) if permissions.is_staff(current_user) else None
     form.setup(current_lang(), organizations)
     return form
@@ -157,10 +162,15 @@ def _form(kind: str, data: dict[str, Any] | None = None) -> Any:
 @login_required
 def create(kind: str):
     require(f"{kind}.create")
+    from_draft = request.method == "POST" and "from_draft" in request.form
     form = _form(kind, {"valid_until": lifecycle.default_valid_until(), "language": current_lang(),
                         "contact_name": current_user.name, "contact_email": current_user.email,
                         "contact_phone": current_user.phone or "",
-                        "region": getattr(current_user.organization, "region", "") or ""})
+                        "region": getattr(current_user.organization, "region", "") or ""}, prefill=from_draft)
+    if from_draft:
+        flash(_("The draft is filled in below. Check it, complete budget and contact, then save."), "success")
+        return render_template("listings/form.html", form=form, kind=kind, listing=None, duplicates=[],
+                               **_labels())
     duplicates: list[Any] = []
     if form.validate_on_submit() and "confirm_duplicate" not in request.form:
         duplicates = lifecycle.near_duplicates(current_user, kind, form.values())
