@@ -150,7 +150,7 @@ def find(kind: str, viewer: Any, text: str | None) -> Picks:
 
 def chosen(kind: str, viewer: Any, record_id: Any) -> Pick | None:
     """The label of the record a field holds, if the viewer may see it."""
-    number = record_id if isinstance(record_id, int) else form_id(record_id)
+    number = form_id(record_id)  # a number no table can hold (a hand-made post) names nothing
     if number is None:
         return None
     stmt = _query(kind, viewer, "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -106,7 +106,14 @@ def listing_matches(kind: str, listing_id: int):
         listing = lifecycle.get_visible(current_user, kind, listing_id)
     except NotFound:
         abort(404)
-    return render_template("matching/_listing_matches.html", listing=listing, kind=kind, fragment=True)
+    # The listing page's refresh asks for the block alone; a link opened in the browser gets a page.
+    if request.headers.get("X-Fragment") == "1":
+        response = make_response(render_template("matching/_listing_matches.html", listing=listing, kind=kind,
+                                                 fragment=True))
+    else:
+        response = make_response(render_template("matching/listing_matches_page.html", listing=listing, kind=kind))
+    response.vary.add("X-Fragment")
+    return response
 
 
 @bp.post("/matches/feedback")

@@ -121,3 +121,10 @@ def test_a_deal_without_a_chosen_result_says_how_to_choose_it(client, auth, peop
     html = client.post("/deals/new?lang=en", data={"result_id": "", "origin": "offline",
                                                     "stage": "introduced"}).get_data(as_text=True)
     assert "Choose the research result with the search above." in html
+
+
+def test_a_number_no_table_can_hold_is_shown_as_nothing_chosen(client, auth, people, contract_values):
+    auth.login(people["staff"])
+    response = client.post("/contracts/new?lang=en", data={**contract_values, "deal_id": "9" * 30})
+    assert response.status_code == 400
+    assert Session.scalar(sa.select(sa.func.count()).select_from(Contract)) == 0
