@@ -6,7 +6,7 @@ by matchmaker/engine/industry_guess.py from
   - its nearest Zhibei research results (2,797, each with its section) and the other Zhibei needs
     (leave-one-out; needs with the same text are left out too), standing in for the site's published
     listings, and
-  - the similarity to each section's description (section and division names, matchmaker/reference).
+  - the similarity to each section's closest name (its own or one of its divisions', matchmaker/reference).
 Prints top-1 and top-3 accuracy for each source alone and mixed, beside the majority-class baseline.
 The data is read by path from ../shared/data/zhibei (internal evaluation only: never copy it into the
 repository); vectors are cached under var/eval/cache.
@@ -84,17 +84,17 @@ def main() -> int:
     queries = _embed(embedder, need_texts, "query")
     need_passages = _embed(embedder, need_texts, "passage")
     result_passages = _embed(embedder, [_text(r) for r in results], "passage")
-    descriptions = industry_guess.section_descriptions("zh")
-    codes = list(descriptions)
-    prototypes = _embed(embedder, [descriptions[c] for c in codes], "passage")
+    section_texts = industry_guess.section_texts("zh")
+    owners = [code for code, _text in section_texts]
+    prototypes = _embed(embedder, [text for _code, text in section_texts], "passage")
 
     result_sections = [_section(r) for r in results]
     need_keys = [clean_text(t) for t in need_texts]
     pool = 60
-    guesses: dict[str, list[list[str]]] = {"descriptions only": [], "nearest results only": [],
+    guesses: dict[str, list[list[str]]] = {"section names only": [], "nearest results only": [],
                                            "nearest results and needs only": [], "mixed (the site's)": []}
     for i, query in enumerate(queries):
-        proto = dict(zip(codes, (prototypes @ query).tolist(), strict=True))
+        proto = industry_guess.section_similarity(owners, (prototypes @ query).tolist())
         rsims = result_passages @ query
         top_r = np.argsort(-rsims)[:pool]
         from_results = [(result_sections[j], float(rsims[j])) for j in top_r]
@@ -103,7 +103,7 @@ def main() -> int:
         from_needs = [(gold[j], float(nsims[j])) for j in top_n]
         both = from_results + from_needs
         options = {"k": args.neighbours, "temperature": args.temperature}
-        guesses["descriptions only"].append([c for c, _ in industry_guess.guess_sections([], proto, **options)])
+        guesses["section names only"].append([c for c, _ in industry_guess.guess_sections([], proto, **options)])
         guesses["nearest results only"].append(
             [c for c, _ in industry_guess.guess_sections(from_results, {}, 0.0, **options)])
         guesses["nearest results and needs only"].append(

@@ -1,5 +1,5 @@
 """Guessing a text's GB/T 4754 industry section: a vote of its nearest listings, plus the similarity to
-a description of each section.
+each section's names (its own and its divisions').
 
 Pure: the caller embeds the texts and finds the neighbours; this module only combines the evidence.
 The site (matching/assistant.py) and scripts/eval_need_assistant.py call the same functions.
@@ -13,16 +13,26 @@ from matchmaker.reference import INDUSTRY_DIVISIONS, INDUSTRY_SECTIONS, division
 
 NEIGHBOURS = 15  # nearest listings that vote
 TEMPERATURE = 0.02  # cosine similarities of e5 lie close together: a small temperature spreads them
-PROTOTYPE_WEIGHT = 0.3  # share of the section descriptions when neighbours exist
+PROTOTYPE_WEIGHT = 0.3  # share of the section names when neighbours exist
 
 
-def section_descriptions(lang: str = "zh") -> dict[str, str]:
-    """What each section covers, as text to embed: its name and the names of its divisions."""
+def section_texts(lang: str = "zh") -> list[tuple[str, str]]:
+    """What each section covers, as short texts to embed: (section code, text) for the section's name and
+    for each of its divisions' names. A section is as close to a text as its closest name: one long
+    list of every division embeds far from any single problem (0.15 top-1 on the Zhibei needs, against
+    0.44 for the closest name; docs/evaluation.md)."""
     english = lang.startswith("en")
-    texts: dict[str, list[str]] = {s.code: [s.en if english else s.zh] for s in INDUSTRY_SECTIONS}
-    for division in INDUSTRY_DIVISIONS:
-        texts[division_section(division.code)].append(division.en if english else division.zh)
-    return {code: ("; " if english else "，").join(parts) for code, parts in texts.items()}
+    texts = [(s.code, s.en if english else s.zh) for s in INDUSTRY_SECTIONS]
+    texts += [(division_section(d.code), d.en if english else d.zh) for d in INDUSTRY_DIVISIONS]
+    return texts
+
+
+def section_similarity(owners: Sequence[str], similarities: Sequence[float]) -> dict[str, float]:
+    """Each section's similarity: the best of its texts' (section_texts order)."""
+    best: dict[str, float] = {}
+    for code, similarity in zip(owners, similarities, strict=True):
+        best[code] = max(best.get(code, -1.0), float(similarity))
+    return best
 
 
 def _softmax(scores: Mapping[str, float], temperature: float) -> dict[str, float]:
@@ -56,8 +66,8 @@ def guess_sections(neighbours: Sequence[tuple[str | None, float]], prototype_sim
                    temperature: float = TEMPERATURE) -> list[tuple[str, float]]:
     """Sections with a probability-like score, best first (ties by code).
 
-    The neighbours' vote and the section descriptions' softmax are mixed; with no voting neighbour the
-    descriptions decide alone.
+    The neighbours' vote and the softmax of the sections' similarities (section_similarity) are mixed;
+    with no voting neighbour the section names decide alone.
     """
     vote = neighbour_vote(neighbours, k, temperature)
     described = _softmax({c: s for c, s in prototype_similarity.items() if c in INDUSTRY_SECTIONS}, temperature)

@@ -3,7 +3,7 @@ a structured need to edit (title, problem, industry section, key terms, maturity
 similar published listings, and what information is still missing. Nothing is saved here.
 
 The industry section is guessed from the nearest published listings of both sides and from the
-sections' descriptions (engine/industry_guess.py); scripts/eval_need_assistant.py measures it on the
+names of the sections and their divisions (engine/industry_guess.py); scripts/eval_need_assistant.py measures it on the
 real Zhibei needs (docs/evaluation.md).
 """
 from __future__ import annotations
@@ -53,6 +53,13 @@ def missing_labels() -> dict[str, str]:
         "constraints": _("Constraints: budget, space, standards, deadlines, equipment it must work with."),
     }
 
+
+# Words of wanting and complaining, not of the technology: never proposed as key terms or in a title
+# (the site's BM25 stopwords are left out already).
+FILLER_WORDS = frozenset(
+    "想 想找 想要 全靠 希望 办法 太 很 总是 经常 老是 怎么 怎样 如何 解决 找 寻找 一下 帮忙 麻烦 "
+    "need needs want wants would like looking look find cut way ways how make get help us too very lot "
+    "much many problem problems solution solutions improve better".split())
 
 # A need names the lowest maturity it can use; these words in the text suggest one.
 _MATURITY_HINTS: list[tuple[str, re.Pattern[str]]] = [
@@ -134,14 +141,14 @@ _prototype_lock = threading.Lock()
 
 
 def _section_prototypes(lang: str = "zh") -> tuple[list[str], np.ndarray]:
-    """Each section's description embedded as a passage, once per process and model."""
+    """The sections' and divisions' names embedded as passages, with the section each belongs to; once
+    per process and model."""
     embedder = embedding.get_embedder()
     key = (embedder.info.name, lang)
     with _prototype_lock:
         if key not in _prototypes:
-            descriptions = industry_guess.section_descriptions(lang)
-            codes = list(descriptions)
-            _prototypes[key] = codes, embedder.embed_passages([descriptions[c] for c in codes])
+            texts = industry_guess.section_texts(lang)
+            _prototypes[key] = [code for code, _text in texts], embedder.embed_passages([t for _c, t in texts])
         return _prototypes[key]
 
 
@@ -161,8 +168,8 @@ def _neighbour_sections(qvec: np.ndarray) -> list[tuple[str | None, float]]:
 
 def guess_industry(qvec: np.ndarray) -> list[tuple[str, float]]:
     """GB/T 4754 sections for a query vector, likeliest first, each with its share."""
-    codes, vectors = _section_prototypes("zh")
-    similarity = dict(zip(codes, (np.asarray(vectors) @ np.asarray(qvec)).tolist(), strict=True))
+    owners, vectors = _section_prototypes("zh")
+    similarity = industry_guess.section_similarity(owners, (np.asarray(vectors) @ np.asarray(qvec)).tolist())
     return industry_guess.guess_sections(_neighbour_sections(qvec), similarity)
 
 
@@ -174,7 +181,8 @@ def key_terms(text: str, limit: int = 8) -> list[str]:
     colloquial word ranks no one."""
     words: list[str] = []
     for word in word_sequence(text):
-        if word and word not in words and (len(word) >= 2 if _CJK.search(word) else len(word) >= 3):
+        if word and word not in words and word not in FILLER_WORDS and (
+                len(word) >= 2 if _CJK.search(word) else len(word) >= 3):
             words.append(word)
     lexicals = [index.reader_lexical(side) for side in index.SIDES]
 
@@ -211,12 +219,15 @@ def _first_sentence(text: str, limit: int) -> str:
 
 def _title(text: str, own: list[str], borrowed: list[str], language: str) -> str:
     """A title that names the technology sought; the problem as typed when no term stands out."""
-    terms = (own[:1] + borrowed[:1]) or own[:2]
-    if not terms:
-        return _first_sentence(text, 40)
+    # Borrowed terms in the title are in the draft's language (a Chinese keyword in an English title reads oddly).
+    borrowed = [t for t in borrowed if bool(_CJK.search(t)) == (language == "zh")]
+    terms = own[:1] + borrowed[:1]
     if language == "zh":
-        return f"寻求{'、'.join(terms)}技术方案：{_first_sentence(text, 24)}"[:200]
-    return f"Seeking {' and '.join(terms)}: {_first_sentence(text, 80)}"[:200]
+        return f"寻求{'、'.join(terms)}技术方案：{_first_sentence(text, 24)}"[:200] if terms \
+            else _first_sentence(text, 40)
+    if borrowed:
+        return f"Seeking {' and '.join(terms)}: {_first_sentence(text, 80)}"[:200]
+    return f"Seeking a solution: {_first_sentence(text, 80)}"[:200]
 
 
 def _summary(text: str) -> str:

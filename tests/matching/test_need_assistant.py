@@ -68,6 +68,8 @@ def test_only_the_missing_information_is_asked_for(client, auth, enterprise):
                           "Currently operators check parts by hand. The budget is at most 500,000 yuan.", "en")
     assert 'id="need-missing"' not in html
     assert "Seeking" in html and 'value="en"' in html
+    keywords = re.search(r'name="keywords"[^>]*value="([^"]*)"', html).group(1).split("、")
+    assert "scrap" in keywords and "need" not in keywords and "cut" not in keywords  # words of wanting left out
 
 
 def test_accepting_the_draft_fills_the_need_form_without_saving(client, auth, publish, enterprise):
@@ -106,7 +108,7 @@ def test_only_enterprises_and_staff_use_it_and_it_works_without_listings(client,
     auth.logout()
     assert client.get("/need/assist").status_code == 302  # to the login page
     auth.login(enterprise)
-    html = _draft(client, "设备坏了才修太被动")  # an empty site: the section descriptions decide alone
+    html = _draft(client, "设备坏了才修太被动")  # an empty site: the section names decide alone
     assert _selected(html, "industry_section") in {s.code for s in industry_guess.INDUSTRY_SECTIONS}
     assert "No published research result is close yet" in html or "尚无" in html or 'id="similar-results"' not in html
 
@@ -125,7 +127,7 @@ def test_a_confidential_listing_is_suggested_only_as_its_teaser(client, auth, pu
     assert "钴铬合金" not in html
 
 
-def test_neighbours_outvote_the_descriptions_and_descriptions_decide_alone():
+def test_neighbours_outvote_the_section_names_which_decide_alone_on_an_empty_site():
     neighbours = [("A", 0.90), ("A", 0.89), ("C", 0.80)]
     ranked = industry_guess.guess_sections(neighbours, {"C": 0.85, "A": 0.80})
     assert ranked[0][0] == "A"
