@@ -128,3 +128,20 @@ def test_a_number_no_table_can_hold_is_shown_as_nothing_chosen(client, auth, peo
     response = client.post("/contracts/new?lang=en", data={**contract_values, "deal_id": "9" * 30})
     assert response.status_code == 400
     assert Session.scalar(sa.select(sa.func.count()).select_from(Contract)) == 0
+
+
+def test_staff_pick_the_organization_a_listing_is_filed_for(client, auth, people):
+    from models import TechNeed
+    auth.login(people["staff"])
+    form = {"title": "陶瓷窑炉节能改造", "summary": "窑炉能耗高", "language": "zh", "save": "1"}
+    found = client.post("/need/new?lang=en", data={**form, "_pick": "organization_id",
+                                                     "organization_id__q": people["firm"].name})
+    html = found.get_data(as_text=True)
+    assert re.search(rf'type="radio" name="organization_id" value="{people["firm"].id}"', html)
+    assert Session.scalar(sa.select(sa.func.count()).select_from(TechNeed)) == 0
+    saved = client.post("/need/new", data={**form, "organization_id": str(people["firm"].id)})
+    assert saved.status_code == 302
+    need = Session.scalar(sa.select(TechNeed))
+    assert need.organization_id == people["firm"].id
+    edit = client.get(f"/need/{need.id}/edit?lang=en").get_data(as_text=True)
+    assert "Chosen:" in edit and people["firm"].name in edit
