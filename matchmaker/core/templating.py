@@ -32,6 +32,7 @@ NAV = (
     ("listings.needs", _l("Technical needs"), None),
     ("matching.search", _l("Smart search"), None),
     ("fairs.index", _l("Fairs"), None),
+    ("stats.public", _l("Market statistics"), None),
     ("listings.mine", _l("My listings"), "user"),
     ("introductions.index", _l("Introductions"), "user"),
     ("deals.board", _l("Deals"), "deal.manage"),

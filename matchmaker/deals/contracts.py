@@ -344,9 +344,9 @@ def search(user: Any, flt: ContractFilter, page_size: int = 20) -> tuple[list[Co
     if flt.contract_type in reference.CONTRACT_TYPES:
         stmt = stmt.where(Contract.contract_type == flt.contract_type)
     if flt.q.strip():
-        like = f"%{flt.q.strip()}%"
-        stmt = stmt.where(sa.or_(Contract.project_name.ilike(like), Contract.seller_name.ilike(like),
-                                 Contract.buyer_name.ilike(like), Contract.registration_number.ilike(like)))
+        # Typed % and _ are matched literally, not as LIKE wildcards.
+        stmt = stmt.where(sa.or_(*(column.icontains(flt.q.strip(), autoescape=True) for column in (
+            Contract.project_name, Contract.seller_name, Contract.buyer_name, Contract.registration_number))))
     total = Session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
     rows = Session.scalars(stmt.order_by(Contract.signing_date.desc(), Contract.id.desc())
                            .offset((max(flt.page, 1) - 1) * page_size).limit(page_size))

@@ -81,11 +81,11 @@ class HandoverForm(FlaskForm):
 # --- deals ---------------------------------------------------------------------------------------
 
 class DealForm(FlaskForm):
-    result_id = IntegerField(_l("Research result number"),
-                             validators=[InputRequired(REQUIRED), NumberRange(min=1, max=MAX_ID)],
-                             description=_l("Find it above by its title, or type the number in its address "
-                                            "(12 for /result/12)."))
-    need_id = IntegerField(_l("Technical need number"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
+    # Chosen by title with the listing search above the form; the numbers travel hidden.
+    result_id = IntegerField(_l("Research result"),
+                             validators=[InputRequired(_l("Choose the research result with the search above.")),
+                                         NumberRange(min=1, max=MAX_ID)])
+    need_id = IntegerField(_l("Technical need"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
     buyer_org_id = SelectField(_l("Buyer"), coerce=optional_int, validate_choice=False,
                                description=_l("Leave empty to use the need's enterprise."))
     origin = SelectField(_l("Origin"), validators=[InputRequired(REQUIRED)])
@@ -93,9 +93,9 @@ class DealForm(FlaskForm):
     next_action = StringField(_l("Next action"), validators=[Optional(), too_long(300)])
     next_action_date = DateField(_l("Next action date"), validators=[Optional()])
 
-    def __init__(self, *args: Any, organizations: list[tuple[int, str]] = (), **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.buyer_org_id.choices = [BLANK, *organizations]
+        self.buyer_org_id.choices = [BLANK]  # chosen through a picker (core.pickers)
         self.origin.choices = label_choices(ORIGIN_LABELS)
         self.stage.choices = [(s, str(STAGE_LABELS[s])) for s in DEAL_STAGE_ORDER[:4]]
 
@@ -198,9 +198,10 @@ class ContractForm(FlaskForm):
     buyer_entity_type = SelectField(_l("Buyer's legal-entity type"), validators=[Optional()])
     buyer_region = SelectField(_l("Buyer's region"), validate_choice=False,
                                description=_l("Filled from the organization when left empty."))
-    deal_id = IntegerField(_l("Deal number"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
-    result_id = IntegerField(_l("Research result number"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
-    need_id = IntegerField(_l("Technical need number"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
+    # Chosen through pickers by name (templates/macros.html `picker`); the number travels hidden.
+    deal_id = IntegerField(_l("Deal"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
+    result_id = IntegerField(_l("Research result"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
+    need_id = IntegerField(_l("Technical need"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
     fair_id = SelectField(_l("Fair"), coerce=optional_int, validate_choice=False)
 
     def __init__(self, *args: Any, lang: str = "zh", organizations: list[tuple[int, str]] = (),

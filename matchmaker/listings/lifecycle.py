@@ -167,13 +167,6 @@ def review_queue() -> list[tuple[str, Any]]:
     return sorted(queue, key=lambda item: (item[1].submitted_at or item[1].created_at, item[1].id))
 
 
-def owner_organizations(kind: str) -> list[Organization]:
-    """Organizations staff may file a listing of `kind` for."""
-    stmt = (sa.select(Organization).where(Organization.kind.in_(OWNER_ORG_KINDS[kind]))
-            .order_by(Organization.name))
-    return list(Session.scalars(stmt))
-
-
 def default_valid_until() -> date:
     return local_today() + timedelta(days=int(current_app.config["LISTING_VALIDITY_DAYS"]))
 

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from matchmaker.core import permissions
+from matchmaker.core import permissions, pickers
 from matchmaker.core.errors import Conflict, NotAllowed, ValidationFailed
 from matchmaker.core.form_fields import form_id
 from matchmaker.core.i18n import current_lang
@@ -145,22 +145,51 @@ def _render_detail(listing: Any, shown: lifecycle.ListingView, preview: bool):
 
 # --- create and edit -------------------------------------------------------------------------
 
-def _form(kind: str, data: dict[str, Any] | None = None) -> Any:
+def _form(kind: str, data: dict[str, Any] | None = None, prefill: bool = False) -> Any:
+    """The listing form; `prefill`: a POST that only fills the form in (the need assistant's draft) over
+    the defaults in `data`, never saved by this request."""
     form_class = FORMS[kind]
-    form = form_class(data=data) if data is not None and request.method == "GET" else form_class()
-    organizations = lifecycle.owner_organizations(kind) if permissions.is_staff(current_user) else None
-    form.setup(current_lang(), organizations)
+    if prefill:
+        form = form_class(formdata=request.form, data=data)
+    else:
+        form = form_class(data=data) if data is not None and request.method == "GET" else form_class()
+    # Staff file a listing for an organization they pick by name (core.pickers); others for their own.
+    form.setup(current_lang(), [] if permissions.is_staff(current_user) else None)
     return form
+
+
+LISTING_PICKERS = {"organization_id": "organization"}
+
+
+def _render_form(form: Any, kind: str, listing: Any, picks: dict[str, Any] | None, **extra: Any) -> str:
+    chosen = (pickers.chosen("organization", current_user, form.organization_id.data)
+              if "organization_id" in form else None)
+    return render_template("listings/form.html", form=form, kind=kind, listing=listing, picks=picks or {},
+                           chosen_org=chosen, **extra, **_labels())
+
+
+def _picking(form: Any) -> dict[str, Any] | None:
+    """The organization search a staff member asked for with the picker's Find button, if any."""
+    if request.method != "POST" or "organization_id" not in form:
+        return None
+    return pickers.from_request(request.form, LISTING_PICKERS, current_user)
 
 
 @bp.route(f"/{KIND}/new", methods=["GET", "POST"])
 @login_required
 def create(kind: str):
     require(f"{kind}.create")
+    from_draft = request.method == "POST" and "from_draft" in request.form
     form = _form(kind, {"valid_until": lifecycle.default_valid_until(), "language": current_lang(),
                         "contact_name": current_user.name, "contact_email": current_user.email,
                         "contact_phone": current_user.phone or "",
-                        "region": getattr(current_user.organization, "region", "") or ""})
+                        "region": getattr(current_user.organization, "region", "") or ""}, prefill=from_draft)
+    if from_draft:
+        flash(_("The draft is filled in below. Check it, complete budget and contact, then save."), "success")
+        return _render_form(form, kind, None, None, duplicates=[])
+    picks = _picking(form)
+    if picks is not None:
+        return _render_form(form, kind, None, picks, duplicates=[])
     duplicates: list[Any] = []
     if form.validate_on_submit() and "confirm_duplicate" not in request.form:
         duplicates = lifecycle.near_duplicates(current_user, kind, form.values())
@@ -175,8 +204,7 @@ def create(kind: str):
             flash(_("Submitted for review.") if listing.status == ListingStatus.PENDING
                   else _("Saved as a draft. Submit it for review when it is ready."), "success")
             return redirect(_detail_url(listing))
-    return render_template("listings/form.html", form=form, kind=kind, listing=None, duplicates=duplicates,
-                           **_labels())
+    return _render_form(form, kind, None, None, duplicates=duplicates)
 
 
 @bp.route(f"/{KIND}/<int:listing_id>/edit", methods=["GET", "POST"])
@@ -185,7 +213,8 @@ def edit(kind: str, listing_id: int):
     listing = _load(kind, listing_id)
     require("listing.edit", listing)
     form = _form(kind, FORMS[kind].data_from(listing))
-    if form.validate_on_submit():
+    picks = _picking(form)
+    if picks is None and form.validate_on_submit():
         try:
             back_to_review = lifecycle.update_listing(current_user, listing, form.values(),
                                                      submit="submit" in request.form)
@@ -197,7 +226,7 @@ def edit(kind: str, listing_id: int):
             flash(_("Saved. The changed text goes back to staff review before it is public again.")
                   if back_to_review else _("Saved."), "success")
             return redirect(_detail_url(listing))
-    return render_template("listings/form.html", form=form, kind=kind, listing=listing, **_labels())
+    return _render_form(form, kind, listing, picks)
 
 
 # --- lifecycle actions -----------------------------------------------------------------------

@@ -399,11 +399,34 @@ CHECK_LABELS = {
 }
 
 
+def _maturity_unknown(detail: dict[str, Any]) -> str:
+    result_missing, need_missing = detail.get("result_trl") is None, detail.get("need_min_trl") is None
+    if result_missing and need_missing:
+        return _("Maturity not compared: neither side states one")
+    if result_missing:
+        return _("Maturity not compared: the research result does not state its maturity")
+    return _("Maturity not compared: the need does not state the lowest maturity it accepts")
+
+
+def _price_unknown(detail: dict[str, Any]) -> str:
+    if detail.get("negotiable"):
+        return _("Price negotiable (面议): not compared with the budget")
+    return _("Price not compared: the need states no budget")
+
+
+# An unknown check says which side left what out, so "not stated" is never read as a flaw of the
+# listing one is looking at.
+UNKNOWN_LABELS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "maturity": _maturity_unknown, "price_budget": _price_unknown}
+
+
 def _check_item(check: ranking.Check) -> CheckItem:
     labels = CHECK_LABELS.get(check.code)
     position = {ranking.PASS: 0, ranking.FAIL: 1}.get(check.status, 2)
     if labels is None:
         return CheckItem(check.code, check.status)
+    if position == 2 and check.code in UNKNOWN_LABELS:
+        return CheckItem(UNKNOWN_LABELS[check.code](dict(check.detail or {})), check.status)
     label = labels[position]()
     if check.code == "industry" and check.status == ranking.PASS and check.detail.get("level") == "section":
         label = _("Same industry section")

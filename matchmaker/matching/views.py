@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -14,9 +14,10 @@ from matchmaker.core.form_fields import form_id, form_number
 from matchmaker.core.i18n import current_lang
 from matchmaker.core.web import act, local_url, require
 from matchmaker.listings import lifecycle
-from matchmaker.matching import dismissals, learning, matches
+from matchmaker.listings.forms import NeedForm
+from matchmaker.matching import assistant, dismissals, learning, matches
 from matchmaker.matching import feedback as match_feedback
-from matchmaker.reference import REGIONS, TRL_LEVELS
+from matchmaker.reference import INDUSTRY_SECTIONS, REGIONS, TRL_LEVELS
 from models import ListingStatus
 
 bp = Blueprint("matching", __name__)
@@ -75,6 +76,29 @@ def search():
                            **_choices())
 
 
+@bp.route("/need/assist", methods=["GET", "POST"])
+@login_required
+def need_assistant():
+    """The need-writing assistant: own words in, a structured draft out; nothing is saved here.
+
+    Accepting the draft posts it to /need/new, which shows the need form filled in."""
+    require("need.create")
+    text = request.form.get("problem", "") if request.method == "POST" else request.args.get("problem", "")
+    draft, errors = None, []
+    if request.method == "POST":
+        try:
+            draft = assistant.draft_need(current_user, text, current_lang())
+        except ValidationFailed as failure:
+            errors = [m for messages in failure.errors.values() for m in messages]
+    form = None
+    if draft is not None:
+        form = NeedForm(formdata=None, data=draft.form_data())
+        form.setup(current_lang(), None)
+    return render_template("matching/need_assistant.html", text=text, draft=draft, errors=errors, form=form,
+                           missing_labels=assistant.missing_labels(), sections=INDUSTRY_SECTIONS,
+                           max_chars=assistant.MAX_CHARS)
+
+
 @bp.get("/matches/<any(result,need):kind>/<int:listing_id>")
 def listing_matches(kind: str, listing_id: int):
     """The matches block alone, so a listing page can refresh it as new listings arrive."""
@@ -82,7 +106,14 @@ def listing_matches(kind: str, listing_id: int):
         listing = lifecycle.get_visible(current_user, kind, listing_id)
     except NotFound:
         abort(404)
-    return render_template("matching/_listing_matches.html", listing=listing, kind=kind, fragment=True)
+    # The listing page's refresh asks for the block alone; a link opened in the browser gets a page.
+    if request.headers.get("X-Fragment") == "1":
+        response = make_response(render_template("matching/_listing_matches.html", listing=listing, kind=kind,
+                                                 fragment=True))
+    else:
+        response = make_response(render_template("matching/listing_matches_page.html", listing=listing, kind=kind))
+    response.vary.add("X-Fragment")
+    return response
 
 
 @bp.post("/matches/feedback")

@@ -250,11 +250,23 @@ def years_of(board: Dashboard) -> list[int]:
     return years if this_year in years else [this_year, *years]
 
 
-def public_summary(year: int | None = None) -> dict[str, Any]:
-    """Headline figures of a year, safe to publish: counts and sums only."""
+PUBLIC_GROUPS = ("month", "type", "field", "flow")
+TOP_FIELDS = 5
+
+
+def public_report(year: int | None = None, lang: str = "zh") -> dict[str, Any]:
+    """The public statistics page: the year's totals, contracts and value by month, by contract type,
+    by technology field (and its top fields) and by region flow. Sums only: no party, person or
+    contract is named, and the summary holds nothing finer than these groups."""
     year = year or date.today().year
-    row = totals(Scope(period="year", year=year))
-    return {"year": year, "count": row.count, "amount_fen": row.amount_fen, "tech_amount_fen": row.tech_amount_fen}
+    scope = Scope(period="year", year=year)
+    found = _fetch(("total", *PUBLIC_GROUPS), scope)
+    tables = {group: SHAPERS[group](found[group], scope, lang) for group in PUBLIC_GROUPS}
+    top_fields = sorted((r for r in tables["field"] if r.key in reference.TECH_FIELDS),
+                        key=lambda r: (-r.amount_fen, -r.count, r.key))[:TOP_FIELDS]
+    years = sorted({int(r.y) for r in found["year"] if r.y is not None} | {year}, reverse=True)
+    return {"year": year, "totals": _shape_total(found["total"], scope, lang)[0], "tables": tables,
+            "top_fields": top_fields, "years": years}
 
 
 def fair_choices() -> list[tuple[int, str]]:

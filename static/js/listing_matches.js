@@ -4,7 +4,7 @@
   if (!box || !window.fetch) return;
   setInterval(function () {
     if (document.hidden || box.querySelector('details[open] form.feedback-form')) return;
-    fetch(box.dataset.refreshUrl, {credentials: 'same-origin'}).then(function (r) { return r.ok ? r.text() : null; })
+    fetch(box.dataset.refreshUrl, {credentials: 'same-origin', headers: {'X-Fragment': '1'}}).then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         if (!html) return;
         var tmp = document.createElement('div'); tmp.innerHTML = html;

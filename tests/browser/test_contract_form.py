@@ -26,8 +26,14 @@ def test_a_clerk_types_60_and_records_60_wan_yuan(live_server, browser):
     page.select_option("#contract_type", "transfer")
     page.fill("#project_name", "陶瓷粉体专利转让")
     page.fill("#signing_date", "2025-03-18")
-    page.select_option("#seller_org_id", str(uni_id))
-    page.select_option("#buyer_org_id", str(firm_id))
+    # Organizations are picked by name as one types (core.pickers), never by number.
+    page.locator("#seller_org_id-q").press_sequentially("泉州理工")
+    page.get_by_role("button", name="泉州理工大学").click()
+    expect(page.locator("#seller_org_id-chosen")).to_have_text("泉州理工大学")
+    assert page.input_value("#seller_org_id") == str(uni_id)
+    page.locator("#buyer_org_id-q").press_sequentially("德化")
+    page.get_by_role("button", name="德化陶瓷有限公司").click()
+    assert page.input_value("#buyer_org_id") == str(firm_id)
     page.locator("#amount").press_sequentially("60")  # typing shows what will be saved, before saving
     expect(page.locator("#amount-reads")).to_have_text("将保存为 ¥60万元。")
     page.fill("#amount", "60万万")

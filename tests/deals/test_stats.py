@@ -9,6 +9,7 @@ import pytest
 from openpyxl import load_workbook
 
 from matchmaker import reference
+from matchmaker.core.i18n import format_money
 from matchmaker.deals import contracts
 from matchmaker.stats import funnel, stats
 from models import Contract, Session
@@ -356,3 +357,33 @@ def test_the_dashboard_equals_each_breakdown_asked_alone(app, fixed, scope):
         assert board.totals == stats.totals(scope)
         for group, rows in board.tables.items():
             assert rows == stats.breakdown(group, scope, "en"), group
+
+
+def test_the_public_page_breaks_the_year_down_by_month_type_field_and_flow(client, fixed):
+    html = client.get("/stats/public?year=2025&lang=en").get_data(as_text=True)
+    with client.application.test_request_context("/?lang=en"):
+        expected = {group: as_table(stats.breakdown(group, YEAR, "en")) for group in ("month", "type", "field", "flow")}
+        shown = {fen: format_money(fen, "en") for rows in expected.values() for _n, fen, _t in rows.values()}
+    for group, rows in expected.items():
+        section = html[html.index(f'id="table-{group}"'):]
+        section = section[:section.index("</section>")]
+        for label, (count, amount, _tech) in rows.items():
+            row = re.search(rf"<td>{re.escape(label)}</td><td class=\"num\">(\d+)</td><td class=\"num\">([^<]+)</td>",
+                            section)
+            assert row and int(row.group(1)) == count and row.group(2) == shown[amount], (group, label)
+    # Every month of the year has a row, empty ones too; 2025-12 holds the 7,000.50 yuan service contract.
+    months = html[html.index('id="table-month"'):]
+    assert months.count("<td>2025-") == 12
+    assert "<td>2025-12</td><td class=\"num\">1</td>" in months
+    # Top fields by amount: electronic information (300,000 yuan) before new materials (150,000).
+    top = html[html.index('id="top-fields"'):]
+    assert top.index("Electronic information") < top.index("New materials")
+    assert "卖方" not in html and "买方" not in html and "项目" not in html  # no party or contract named
+
+
+def test_the_public_page_is_in_the_menu_for_everyone(client):
+    html = client.get("/?lang=en").get_data(as_text=True)
+    nav = html[html.index('class="main-nav"'):html.index("</nav>")]
+    assert 'href="/stats/public"' in nav and "Market statistics" in nav
+    empty = client.get("/stats/public?year=2031&lang=en")
+    assert empty.status_code == 200 and "No contracts in this period." in empty.get_data(as_text=True)

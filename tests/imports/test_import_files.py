@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -324,3 +325,13 @@ def test_our_own_export_imports_back_in_either_language(client, staff, universit
     copy = Session.scalar(sa.select(model).where(model.id != original.id))
     for field in ROUND_TRIP_FIELDS[kind]:
         assert getattr(copy, field) == getattr(original, field), field
+
+
+def test_with_rows_in_error_the_import_button_waits_for_the_valid_rows_box(client, staff, university):
+    batch, page = upload_and_preview(client, RESULT_CSV.encode(), "fair.csv", university)
+    button = re.search(r'<button type="submit"[^>]*>[^<]*</button>', page[page.index("confirm-import"):]).group(0)
+    box = re.search(r'<input[^>]*name="valid_only"[^>]*>', page).group(0)
+    box_id = re.search(r'id="([^"]+)"', box).group(1)
+    # static/js/site.js keeps it disabled until that box is ticked; without JavaScript the server explains.
+    assert f'data-needs-check="{box_id}"' in button and " disabled" not in button
+    assert 'id="import-needs-check"' in page

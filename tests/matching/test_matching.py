@@ -242,3 +242,23 @@ def test_changing_the_model_re_embeds_everything_in_the_background(app, publish,
     names = set(Session.scalars(sa.select(ListingVector.model_name).where(ListingVector.listing_id == bearing.id)))
     assert names == {old_name, "test/renamed-e5"}
     assert bearing.id in index.reader_index("result")
+
+
+def test_an_unknown_check_says_which_side_left_it_out(client, publish):
+    need = publish("need", **NEED)  # asks for TRL 5 at least
+    publish("result", **{**BEARING, "trl": None, "maturity": None, "price_fen": None})
+    html = client.get(f"/need/{need.id}?lang=en").get_data(as_text=True)
+    block = html[html.index('id="listing-matches"'):]
+    assert "Maturity not compared: the research result does not state its maturity" in block
+    assert "Price negotiable (面议): not compared with the budget" in block
+    assert "Maturity not stated" not in block
+
+
+def test_the_matches_address_opened_directly_is_a_whole_page_and_the_refresh_gets_the_block(client, publish):
+    need = publish("need", **NEED)
+    publish("result", **BEARING)
+    page = client.get(f"/matches/need/{need.id}?lang=en").get_data(as_text=True)
+    assert "<html" in page and 'class="main-nav"' in page and BEARING["title"] in page
+    assert f'href="/need/{need.id}"' in page  # back to the listing
+    block = client.get(f"/matches/need/{need.id}?lang=en", headers={"X-Fragment": "1"}).get_data(as_text=True)
+    assert "<html" not in block and 'id="listing-matches"' in block and BEARING["title"] in block

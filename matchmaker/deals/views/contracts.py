@@ -10,14 +10,13 @@ from flask_login import current_user, login_required
 from wtforms import ValidationError
 
 from matchmaker import reference
-from matchmaker.core import audit, permissions
+from matchmaker.core import audit, permissions, pickers
 from matchmaker.core.errors import Conflict, DomainError, NotAllowed, NotFound, ValidationFailed
 from matchmaker.core.form_fields import apply_errors, show_error
 from matchmaker.core.i18n import current_lang, format_money
 from matchmaker.core.web import download, or_404, require
 from matchmaker.deals import contract_import, contracts
 from matchmaker.deals.forms import CONTRACT_ALIASES, ConfirmImportForm, ContractForm, ImportForm, wan_to_fen
-from matchmaker.stats import stats
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
 
@@ -26,9 +25,20 @@ def _require_manager() -> None:
     require("contract.manage")
 
 
+# The form's fields that choose a record, and the kind each chooses (core.pickers).
+PICKERS = {"seller_org_id": "organization", "buyer_org_id": "organization", "deal_id": "deal",
+           "result_id": "result", "need_id": "need", "fair_id": "fair"}
+
+
 def _form(**kwargs: Any) -> ContractForm:
-    return ContractForm(lang=current_lang(), organizations=contracts.organization_choices(),
-                        fairs=stats.fair_choices(), **kwargs)
+    # Organizations and fairs are chosen through pickers: no select of every one of them.
+    return ContractForm(lang=current_lang(), **kwargs)
+
+
+def _render(form: ContractForm, contract: Any, current: Any, picks: dict[str, Any] | None, status: int):
+    chosen = pickers.labels(PICKERS, {name: getattr(form, name).data for name in PICKERS}, current_user)
+    return render_template("contracts/form.html", form=form, contract=contract, current=current,
+                           picks=picks or {}, chosen=chosen, **_refs()), status
 
 
 def _refs() -> dict[str, Any]:
@@ -55,7 +65,8 @@ def create():
     form = _form()
     if request.method == "GET" and request.args.get("deal_id", type=int):
         form.fill(or_404(contracts.prefill_from_deal, request.args.get("deal_id", type=int)))
-    if form.validate_on_submit():
+    picks = pickers.from_request(request.form, PICKERS, current_user) if request.method == "POST" else None
+    if picks is None and form.validate_on_submit():
         try:
             contract = contracts.create(current_user, form.to_input())
         except DomainError as exc:
@@ -63,8 +74,7 @@ def create():
         else:
             flash(_("Contract recorded."), "success")
             return redirect(url_for("contracts.view", contract_id=contract.id))
-    status = 400 if request.method == "POST" else 200
-    return render_template("contracts/form.html", form=form, contract=None, current=None, **_refs()), status
+    return _render(form, None, None, picks, 400 if request.method == "POST" and picks is None else 200)
 
 
 @bp.get("/amount")
@@ -99,9 +109,10 @@ def edit(contract_id: int):
     contract = _load(contract_id)
     form = _form()
     current = None
+    picks = pickers.from_request(request.form, PICKERS, current_user) if request.method == "POST" else None
     if request.method == "GET":
         form.fill(contracts.input_from(contract), version=contract.version)
-    elif form.validate_on_submit():
+    elif picks is None and form.validate_on_submit():
         expected = int(form.version.data) if (form.version.data or "").isdigit() else None
         try:
             contracts.update(current_user, contract_id, form.to_input(), expected)
@@ -117,9 +128,8 @@ def edit(contract_id: int):
         else:
             flash(_("Contract saved."), "success")
             return redirect(url_for("contracts.view", contract_id=contract_id))
-    status = 200 if request.method == "GET" else (409 if current is not None else 400)
-    return render_template("contracts/form.html", form=form, contract=contract, current=current,
-                           **_refs()), status
+    status = 200 if request.method == "GET" or picks is not None else (409 if current is not None else 400)
+    return _render(form, contract, current, picks, status)
 
 
 # --- import -----------------------------------------------------------------------------------

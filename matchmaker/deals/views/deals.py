@@ -8,11 +8,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from matchmaker.core import permissions
+from matchmaker.core import permissions, pickers
 from matchmaker.core.errors import DomainError, NotAllowed
 from matchmaker.core.form_fields import show_error
 from matchmaker.core.web import act, or_404, require
-from matchmaker.deals import contracts, deals, help_requests, introductions
+from matchmaker.deals import contracts, deals, help_requests
 from matchmaker.deals.forms import DealForm, NextActionForm, NoteForm, StageForm
 from matchmaker.listings import lifecycle, search
 from models.listing import listing_model
@@ -45,12 +45,13 @@ def index():
 @login_required
 def create():
     require("deal.manage")
-    form = DealForm(organizations=introductions.organizations_for_broker())
+    form = DealForm()
     if request.method == "GET":
         form.result_id.data = request.args.get("result_id", type=int)
         form.need_id.data = request.args.get("need_id", type=int)
         form.origin.data = request.args.get("origin") or "search"
-    if form.validate_on_submit():
+    picks = pickers.from_request(request.form, DEAL_PICKERS, current_user) if request.method == "POST" else None
+    if picks is None and form.validate_on_submit():
         data = deals.DealInput(result_id=form.result_id.data, need_id=form.need_id.data,
                                buyer_org_id=form.buyer_org_id.data, origin=form.origin.data, stage=form.stage.data,
                                next_action=form.next_action.data or "", next_action_date=form.next_action_date.data)
@@ -61,8 +62,13 @@ def create():
         else:
             flash(_("Deal opened."), "success")
             return redirect(url_for("deals.view", deal_id=deal.id))
-    status = 400 if request.method == "POST" else 200
-    return render_template("deals/form.html", form=form, **_picker(form)), status
+    status = 400 if request.method == "POST" and picks is None else 200
+    buyer = pickers.chosen("organization", current_user, form.buyer_org_id.data)
+    return render_template("deals/form.html", form=form, picks=picks or {}, chosen_buyer=buyer,
+                           **_picker(form)), status
+
+
+DEAL_PICKERS = {"buyer_org_id": "organization"}
 
 
 def _picker(form: DealForm) -> dict[str, Any]:

@@ -21,11 +21,12 @@ def _require_staff() -> None:
     require("stats.view")
 
 
-def _chart_data(board: stats.Dashboard) -> str:
-    charts = {group: {"labels": [r.label for r in rows], "counts": [r.count for r in rows],
-                      "amounts": [round(r.amount_fen / 1_000_000, 2) for r in rows]}  # 万元
-              for group, rows in board.tables.items()}
-    charts["funnel"] = {"labels": [s.label for s in board.funnel], "counts": [s.count for s in board.funnel]}
+def _chart_data(tables: dict[str, list[stats.Row]], funnel: list[Any] = ()) -> str:
+    charts: dict[str, Any] = {
+        group: {"labels": [r.label for r in rows], "counts": [r.count for r in rows],
+                "amounts": [round(r.amount_fen / 1_000_000, 2) for r in rows]}  # 万元
+        for group, rows in tables.items()}
+    charts["funnel"] = {"labels": [s.label for s in funnel], "counts": [s.count for s in funnel]}
     # </script> cannot appear inside the JSON because "<" is escaped.
     return json.dumps(charts, ensure_ascii=False).replace("<", "\\u003c")
 
@@ -37,7 +38,8 @@ def dashboard():
     scope = stats.Scope.parse(request.args)
     board = stats.dashboard(scope, current_lang())
     return render_template("stats/dashboard.html", board=board, scope=scope, titles=stats.GROUP_TITLES,
-                           years=stats.years_of(board), fairs=stats.fair_choices(), chart_data=_chart_data(board))
+                           years=stats.years_of(board), fairs=stats.fair_choices(),
+                           chart_data=_chart_data(board.tables, board.funnel))
 
 
 @bp.get("/export.xlsx")
@@ -82,4 +84,6 @@ def public():
     year = request.args.get("year", type=int)
     if year is not None and not 1987 <= year <= date.today().year + 1:
         year = None
-    return render_template("stats/public.html", summary=stats.public_summary(year))
+    report = stats.public_report(year, current_lang())
+    return render_template("stats/public.html", report=report, titles=stats.GROUP_TITLES,
+                           chart_data=_chart_data(report["tables"]))
