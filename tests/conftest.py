@@ -83,6 +83,7 @@ def app_config(database_url: str, tmp_path: Path) -> dict:
         "JOBS_SYNC": True,  # background jobs run inline unless a test asks for a real worker
         "REDIS_URL": None,
         "INDEX_DIR": str(tmp_path / "index"),
+        "IMPORT_UPLOAD_DIR": str(tmp_path / "uploads"),
         "INDEX_OPEN_IN_BACKGROUND": False,  # a search right after a publish sees it (background: tests/matching)
     }
 
