@@ -32,6 +32,7 @@ from flask_babel import gettext as _
 
 from matchmaker.core import audit, jobs
 from matchmaker.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from matchmaker.core.i18n import current_lang
 from matchmaker.core.permissions import require
 from matchmaker.imports.cells import FIELD_LABELS, BadValue, ColumnMap, check_required_columns, map_columns
 from matchmaker.imports.formats import ImportFileError, Progress, RawTable, check_upload, read_table
@@ -231,7 +232,8 @@ def upload(actor: User | None, kind: str, filename: str, data: bytes, organizati
         created_by_id=actor.id if actor else None)
     Session.add_all([job, batch])
     Session.flush()
-    job.params = {"batch_id": batch.id}
+    # The job writes its messages and row errors in the uploader's language, as the page would have.
+    job.params = {"batch_id": batch.id, "lang": current_lang()}
     batch.job_id = job.id
     path = upload_path(batch)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -253,8 +255,16 @@ def upload(actor: User | None, kind: str, filename: str, data: bytes, organizati
 def read_upload(batch_id: int) -> dict[str, Any]:
     """The job: read and check a stored upload, keep the outcome for the preview in one commit, or mark
     the upload failed with the reason. Runs again after a killed worker (the task is delivered again)."""
-    with outside_requests_locale():
+    params = Session.scalar(sa.select(Job.params).join(ImportBatch, ImportBatch.job_id == Job.id)
+                            .where(ImportBatch.id == batch_id))
+    with force_locale(_uploader_language(params)):
         return _read_upload(batch_id)
+
+
+def _uploader_language(params: dict[str, Any] | None) -> str:
+    """The language the upload was made in (kept on its job), in which the job writes its messages."""
+    lang = (params or {}).get("lang")
+    return lang if lang in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def _read_upload(batch_id: int) -> dict[str, Any]:
@@ -330,20 +340,19 @@ def fail_stale_reads() -> int:
     """Mark as failed the uploads whose reading can no longer finish: a job that started longer ago than its
     time limit allows (its worker was killed), or an upload no worker took up within IMPORT_READ_QUEUE_WAIT.
     Periodic; returns how many were marked."""
-    with outside_requests_locale():
-        now = utcnow()
-        limit = float(current_app.config["IMPORT_READ_TIME_LIMIT"])
-        wait = float(current_app.config["IMPORT_READ_QUEUE_WAIT"])
-        stmt = (sa.select(ImportBatch.id, Job.started_at).outerjoin(Job, Job.id == ImportBatch.job_id)
-                .where(ImportBatch.status.in_(READ_PENDING)))
-        dead = stmt.where(ImportBatch.status == ImportStatus.READING,
-                          Job.started_at < now - timedelta(seconds=limit + STALE_GRACE))
-        unclaimed = stmt.where(Job.started_at.is_(None), ImportBatch.created_at < now - timedelta(seconds=wait))
-        stale = {row.id: row.started_at for row in Session.execute(dead)}
-        stale.update({row.id: None for row in Session.execute(unclaimed)})
-        Session.rollback()
-        for batch_id, started in sorted(stale.items()):
-            if started is not None:
+    now = utcnow()
+    limit = float(current_app.config["IMPORT_READ_TIME_LIMIT"])
+    wait = float(current_app.config["IMPORT_READ_QUEUE_WAIT"])
+    stmt = (sa.select(ImportBatch.id, Job.started_at, Job.params).outerjoin(Job, Job.id == ImportBatch.job_id)
+            .where(ImportBatch.status.in_(READ_PENDING)))
+    dead = stmt.where(ImportBatch.status == ImportStatus.READING,
+                      Job.started_at < now - timedelta(seconds=limit + STALE_GRACE))
+    unclaimed = stmt.where(Job.started_at.is_(None), ImportBatch.created_at < now - timedelta(seconds=wait))
+    stale = {row.id: row for row in [*Session.execute(dead), *Session.execute(unclaimed)]}
+    Session.rollback()
+    for batch_id, row in sorted(stale.items()):
+        with force_locale(_uploader_language(row.params)):
+            if row.started_at is not None:
                 message = _("Reading the file stopped without finishing: the worker was stopped, or it ran longer "
                             "than %(seconds)s seconds. Nothing was kept; upload the file again.",
                             seconds=f"{limit:g}")
@@ -351,7 +360,7 @@ def fail_stale_reads() -> int:
                 message = _("No background worker took the file up within %(minutes)s minutes. Nothing was kept; "
                             "upload it again later.", minutes=f"{wait / 60:g}")
             _read_failed(batch_id, message)
-        return len(stale)
+    return len(stale)
 
 
 def discard(actor: User | None, batch_id: int) -> ImportBatch:

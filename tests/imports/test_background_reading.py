@@ -81,14 +81,14 @@ def test_upload_progress_preview_confirm(client, staff, university, queue, monke
     monkeypatch.setattr(importer, "PROGRESS_EVERY", 0)
     queue.run_all()
 
-    # "Reading the file", then rows read 1..12, then rows checked 1..12, each of the 12 the file holds.
-    # (The job speaks the site's default language, Chinese: it has no request to take a language from.)
-    assert reports[0][:2] == (0, None)
+    # "Reading the file", then rows read 1..12, then rows checked 1..12, each of the 12 the file holds,
+    # in the uploader's language.
+    assert reports[0] == (0, None, "Reading the file…")
     phases = list(dict.fromkeys(message for _d, _t, message in reports[1:]))
-    assert phases == ["行已读取", "行已检查"]
+    assert phases == ["rows read", "rows checked"]
     for phase in phases:
         assert [(d, t) for d, t, m in reports if m == phase] == [(n, 12) for n in range(1, 13)]
-    assert "6 / 12 行已读取" in pages[0] and '<meta http-equiv="refresh"' in pages[0]
+    assert "6 / 12 rows read" in pages[0] and '<meta http-equiv="refresh"' in pages[0]
 
     batch = _batch()
     assert (batch.status, batch.total_rows, batch.invalid_rows) == (ImportStatus.PREVIEW, 12, 0)
