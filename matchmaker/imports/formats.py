@@ -225,7 +225,7 @@ def _read_xlsx(data: bytes, max_rows: int, progress: Progress) -> RawTable:
                 raise _too_many(max_rows)
             table.rows.append((number, _row_dict(table.headers, cells)))
             progress(len(table.rows), max(declared, len(table.rows)) if declared else None)
-    except ImportFileError:
+    except DomainError:  # ours: a refusal, or the progress callback stopping the read
         raise
     except Exception:
         raise _unreadable_xlsx() from None

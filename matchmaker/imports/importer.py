@@ -15,8 +15,6 @@ Reading the file is formats.py, one cell cells.py, one row rows.py; this module 
 from __future__ import annotations
 
 import logging
-import os
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,9 +28,8 @@ from flask import current_app, has_request_context
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from matchmaker.core import audit, jobs
+from matchmaker.core import audit, jobs, uploads
 from matchmaker.core.errors import Conflict, DomainError, NotFound, ValidationFailed
-from matchmaker.core.i18n import current_lang
 from matchmaker.core.permissions import require
 from matchmaker.imports.cells import FIELD_LABELS, BadValue, ColumnMap, check_required_columns, map_columns
 from matchmaker.imports.formats import ImportFileError, Progress, RawTable, check_upload, read_table
@@ -67,9 +64,6 @@ IMPORT_STATUSES = (ListingStatus.PUBLISHED, ListingStatus.DRAFT)
 BACKGROUND_ROWS = 200
 CHUNK_ROWS = 100
 READ_JOB = "imports.read"
-PROGRESS_EVERY = 0.5  # seconds between progress reports of the reading job
-# A reading job that started longer ago than its time limit plus this is dead (its worker was killed).
-STALE_GRACE = 60
 # Uploads that are still waiting for (or being read by) a job.
 READ_PENDING = (ImportStatus.UPLOADED, ImportStatus.READING)
 
@@ -131,49 +125,8 @@ def _check_choices(kind: str, listing_status: str, organization_id: int | None) 
     return _chosen_organization(kind, organization_id)
 
 
-class ReadTimeLimit(ImportFileError):
-    """The reading job went over IMPORT_READ_TIME_LIMIT."""
-
-
-def _time_limit_message(seconds: float) -> str:
-    return _("Reading the file took longer than %(seconds)s seconds, so it was stopped and nothing was kept. "
-             "Split it into smaller files, or export it as CSV, and upload them again.", seconds=f"{seconds:g}")
-
-
-class ReadProgress:
-    """Rows read, then rows checked, reported to the job row at most every PROGRESS_EVERY seconds; stops
-    the job (ReadTimeLimit) once it has run longer than `limit` seconds."""
-
-    def __init__(self, job_id: int | None, limit: float) -> None:
-        self.job_id = job_id
-        self.limit = limit
-        self.started = time.monotonic()
-        self.last_report = 0.0
-        self.stopped = False
-        self.read_text = _("rows read")
-        self.checked_text = _("rows checked")
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-    def _tick(self, done: int, total: int | None, text: str) -> None:
-        if self.elapsed() >= self.limit:
-            self.stopped = True
-            raise ReadTimeLimit(_time_limit_message(self.limit))
-        now = time.monotonic()
-        if self.job_id and (now - self.last_report >= PROGRESS_EVERY or done == total):
-            self.last_report = now
-            jobs.report_progress(self.job_id, done, total, text)  # commits; nothing else is pending
-
-    def reading(self, done: int, total: int | None) -> None:
-        self._tick(done, total, self.read_text)
-
-    def checking(self, done: int, total: int | None) -> None:
-        self._tick(done, total, self.checked_text)
-
-
 def _checked_rows(kind: str, filename: str, data: bytes, default_org: Organization | None,
-                  progress: ReadProgress | None = None) -> dict[str, Any]:
+                  progress: uploads.ReadProgress | None = None) -> dict[str, Any]:
     """Read and check the whole file: what the batch keeps of it. Bad files raise ImportFileError."""
     table = read_table(filename, data, int(current_app.config["IMPORT_MAX_ROWS"]),
                        progress.reading if progress else None)
@@ -210,12 +163,16 @@ def preview_upload(actor: User | None, kind: str, filename: str, data: bytes, or
 
 # --- upload and read in the background --------------------------------------------------------
 
+def _file_name(batch: ImportBatch) -> str:
+    return f"import-{batch.id}.{batch.file_format}"
+
+
 def upload_path(batch: ImportBatch) -> Path:
-    return Path(current_app.config["IMPORT_UPLOAD_DIR"]) / f"import-{batch.id}.{batch.file_format}"
+    return uploads.path(_file_name(batch))
 
 
 def _remove_file(batch: ImportBatch) -> None:
-    upload_path(batch).unlink(missing_ok=True)
+    uploads.remove(_file_name(batch))
 
 
 def upload(actor: User | None, kind: str, filename: str, data: bytes, organization_id: int | None,
@@ -232,14 +189,9 @@ def upload(actor: User | None, kind: str, filename: str, data: bytes, organizati
         created_by_id=actor.id if actor else None)
     Session.add_all([job, batch])
     Session.flush()
-    # The job writes its messages and row errors in the uploader's language, as the page would have.
-    job.params = {"batch_id": batch.id, "lang": current_lang()}
+    job.params = uploads.job_params(batch_id=batch.id)
     batch.job_id = job.id
-    path = upload_path(batch)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    partial.write_bytes(data)
-    os.replace(partial, path)
+    path = uploads.store(_file_name(batch), data)
     audit.record(actor.id if actor else None, "import.upload", batch,
                  {"filename": batch.filename, "kind": kind, "bytes": len(data)})
     try:
@@ -257,14 +209,8 @@ def read_upload(batch_id: int) -> dict[str, Any]:
     the upload failed with the reason. Runs again after a killed worker (the task is delivered again)."""
     params = Session.scalar(sa.select(Job.params).join(ImportBatch, ImportBatch.job_id == Job.id)
                             .where(ImportBatch.id == batch_id))
-    with force_locale(_uploader_language(params)):
+    with force_locale(uploads.uploader_language(params)):
         return _read_upload(batch_id)
-
-
-def _uploader_language(params: dict[str, Any] | None) -> str:
-    """The language the upload was made in (kept on its job), in which the job writes its messages."""
-    lang = (params or {}).get("lang")
-    return lang if lang in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def _read_upload(batch_id: int) -> dict[str, Any]:
@@ -275,8 +221,7 @@ def _read_upload(batch_id: int) -> dict[str, Any]:
         Session.rollback()
         return {}
     batch = Session.get(ImportBatch, batch_id)
-    limit = float(current_app.config["IMPORT_READ_TIME_LIMIT"])
-    progress = ReadProgress(batch.job_id, limit)
+    progress = uploads.ReadProgress(batch.job_id)
     if batch.job_id:
         job = Session.get(Job, batch.job_id)
         if job is not None:
@@ -290,16 +235,10 @@ def _read_upload(batch_id: int) -> dict[str, Any]:
         checked = _checked_rows(batch.kind, batch.filename, data, default_org, progress)
     except Exception as exc:  # whatever stops the reading (Celery's soft time limit too) fails the upload
         Session.rollback()
-        if progress.stopped or (limit > 0 and progress.elapsed() >= limit):
-            message = _time_limit_message(limit)
-        elif isinstance(exc, DomainError):
-            message = exc.message
-        elif isinstance(exc, FileNotFoundError):
-            message = _("The uploaded file is no longer there. Upload it again.")
-        else:
+        message = uploads.failure_message(progress, exc)
+        if message is None:
             log.exception("reading import batch %s failed", batch_id)
-            message = _("The file could not be read (%(error)s). Nothing was kept; check the file and upload it "
-                        "again.", error=type(exc).__name__)
+            message = uploads.unexpected_message(exc)
         return _read_failed(batch_id, message)
     # Keep the outcome only if the upload is still being read: not discarded nor given up meanwhile.
     kept = Session.execute(
@@ -341,25 +280,17 @@ def fail_stale_reads() -> int:
     time limit allows (its worker was killed), or an upload no worker took up within IMPORT_READ_QUEUE_WAIT.
     Periodic; returns how many were marked."""
     now = utcnow()
-    limit = float(current_app.config["IMPORT_READ_TIME_LIMIT"])
-    wait = float(current_app.config["IMPORT_READ_QUEUE_WAIT"])
+    limit, wait = uploads.time_limit(), uploads.queue_wait()
     stmt = (sa.select(ImportBatch.id, Job.started_at, Job.params).outerjoin(Job, Job.id == ImportBatch.job_id)
             .where(ImportBatch.status.in_(READ_PENDING)))
     dead = stmt.where(ImportBatch.status == ImportStatus.READING,
-                      Job.started_at < now - timedelta(seconds=limit + STALE_GRACE))
+                      Job.started_at < now - timedelta(seconds=limit + uploads.STALE_GRACE))
     unclaimed = stmt.where(Job.started_at.is_(None), ImportBatch.created_at < now - timedelta(seconds=wait))
     stale = {row.id: row for row in [*Session.execute(dead), *Session.execute(unclaimed)]}
     Session.rollback()
     for batch_id, row in sorted(stale.items()):
-        with force_locale(_uploader_language(row.params)):
-            if row.started_at is not None:
-                message = _("Reading the file stopped without finishing: the worker was stopped, or it ran longer "
-                            "than %(seconds)s seconds. Nothing was kept; upload the file again.",
-                            seconds=f"{limit:g}")
-            else:
-                message = _("No background worker took the file up within %(minutes)s minutes. Nothing was kept; "
-                            "upload it again later.", minutes=f"{wait / 60:g}")
-            _read_failed(batch_id, message)
+        with force_locale(uploads.uploader_language(row.params)):
+            _read_failed(batch_id, uploads.stale_message(started=row.started_at is not None))
     return len(stale)
 
 

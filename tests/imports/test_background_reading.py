@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from matchmaker.core import jobs
+from matchmaker.core import jobs, uploads
 from matchmaker.imports import importer
 from models import ImportBatch, ImportStatus, Job, JobStatus, ResearchResult, Session, utcnow
 from tests.imports.test_import_files import RESULT_CSV, _count, _xlsx_bytes, confirm, upload
@@ -78,7 +78,7 @@ def test_upload_progress_preview_confirm(client, staff, university, queue, monke
 
     pages: list[str] = []
     monkeypatch.setattr(jobs, "report_progress", report)
-    monkeypatch.setattr(importer, "PROGRESS_EVERY", 0)
+    monkeypatch.setattr(uploads, "PROGRESS_EVERY", 0)
     queue.run_all()
 
     # "Reading the file", then rows read 1..12, then rows checked 1..12, each of the 12 the file holds,
@@ -139,7 +139,7 @@ def test_reads_that_cannot_finish_are_marked_failed_and_a_delivered_again_task_f
     limit = app.config["IMPORT_READ_TIME_LIMIT"]
     # Workers took three of them up; one's worker was killed an hour ago, one started a moment ago.
     started = {"killed.xlsx": utcnow() - timedelta(hours=1), "running.xlsx": utcnow() - timedelta(seconds=5),
-               "redelivered.xlsx": utcnow() - timedelta(seconds=limit + importer.STALE_GRACE + 10)}
+               "redelivered.xlsx": utcnow() - timedelta(seconds=limit + uploads.STALE_GRACE + 10)}
     for name, when in started.items():
         batches[name].status = ImportStatus.READING
         Session.get(Job, batches[name].job_id).started_at = when
