@@ -268,9 +268,10 @@ def _read_failed(batch_id: int, message: str) -> dict[str, Any]:
         return {}
     Session.expire(batch)
     audit.record(batch.created_by_id, "import.read_failed", batch, {"message": message})
-    Session.commit()
     if batch.job_id:
-        jobs.finish_job(batch.job_id, error=message)
+        jobs.finish_job(batch.job_id, error=message)  # commits the batch and its job together
+    else:
+        Session.commit()
     _remove_file(batch)
     return {"batch": batch_id, "error": message}
 
