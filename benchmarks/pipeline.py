@@ -12,13 +12,13 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-
-import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_env import create_database, drop_database  # noqa: E402
 
 import models  # noqa: E402
 from matchmaker import create_app  # noqa: E402
@@ -26,25 +26,7 @@ from models import ListingStatus, Organization, OrgKind, ResearchResult, Role, S
 from models.base import Base  # noqa: E402
 from tests.integration.matching_worker import Worker, flush_redis, wait_until, zhibei_texts  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-
-
-def _create_database() -> str:
-    name = f"mm_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def _drop_database(url: str) -> None:
-    models.db.dispose_all()
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _pending_listings(n: int) -> tuple[User, list[int]]:
@@ -73,7 +55,7 @@ def _searchable() -> set[int]:
 def run(n: int, concurrency: int) -> dict[str, object]:
     from matchmaker.listings import lifecycle
 
-    url = _create_database()
+    url = create_database()
     index_dir = tempfile.mkdtemp(prefix="mm-bench-index-")
     worker = None
     try:
@@ -103,7 +85,7 @@ def run(n: int, concurrency: int) -> dict[str, object]:
         if worker is not None:
             worker.stop()
         flush_redis(REDIS_URL)
-        _drop_database(url)
+        drop_database(url)
 
 
 def main(argv: list[str] | None = None) -> int:

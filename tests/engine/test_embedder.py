@@ -17,8 +17,9 @@ from matchmaker.engine.embedder import (
     resolve_backend,
 )
 from matchmaker.offline import model_build
+from tests import shared_data
 
-ZHIBEI = Path(__file__).resolve().parents[3] / "shared" / "data" / "zhibei" / "achievements.jsonl"
+ZHIBEI = shared_data.DATA / "zhibei" / "achievements.jsonl"
 VAGUE_NEED = "设备坏了才修太被动，想在出故障前就知道"
 PREDICTIVE = "基于振动与温度监测的设备故障预测系统：实时采集电机、轴承运行数据，在故障发生前提前预警，实现预测性维护。"
 UNRELATED = [
@@ -51,7 +52,7 @@ def embedder(request, torch_embedder, int8_embedder):
 
 
 def zhibei_texts(n: int) -> list[str]:
-    with ZHIBEI.open(encoding="utf-8") as lines:
+    with shared_data.require(ZHIBEI).open(encoding="utf-8") as lines:
         records = [json.loads(next(lines)) for _ in range(n)]
     return [f"{r['name']} {r['context']}" for r in records]
 

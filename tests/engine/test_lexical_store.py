@@ -14,8 +14,9 @@ from matchmaker.engine import lexical_store
 from matchmaker.engine.lexical import BM25Index
 from matchmaker.engine.lexical_store import CorruptLexicalError, MappedBM25
 from matchmaker.listings.search import match_terms, searchable_text
+from tests import shared_data
 
-ZHIBEI = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "zhibei"
+ZHIBEI = shared_data.DATA / "zhibei"
 
 DOCS = {
     7: "基于振动信号分析的旋转机械预测性维护系统，实现故障诊断与早期预警",
@@ -39,8 +40,7 @@ def _written(tmp_path: Path, docs: dict[int, list[str]], name: str = "g1") -> Pa
 @pytest.fixture(scope="module")
 def real_corpus() -> tuple[dict[int, list[str]], list[list[str]]]:
     """Four hundred real research results as listings store them, and sixty real needs as queries."""
-    if not ZHIBEI.exists():
-        pytest.fail(f"the shared Zhibei data is missing at {ZHIBEI}")
+    shared_data.require(ZHIBEI)
     rows = [json.loads(line) for line in (ZHIBEI / "achievements.jsonl").read_text(encoding="utf-8").splitlines()]
     texts = {1000 + 3 * n: f"{row['name']}\n{row['context']}" for n, row in enumerate(rows[:400])}
     needs = [json.loads(line) for line in (ZHIBEI / "requirements.jsonl").read_text(encoding="utf-8").splitlines()]

@@ -6,14 +6,17 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from matchmaker.config import ROOT
 from matchmaker.reference import INDUSTRY_SECTIONS, division_section
 from models import ImportBatch, Job, ListingStatus, ResearchResult, Role, Session, TechNeed
+from tests import shared_data
 from tests.imports.test_import_files import confirm, upload_and_preview
 
-ZHIBEI = ROOT.parent / "shared" / "data" / "zhibei"
+ZHIBEI = shared_data.DATA / "zhibei"
 
-pytestmark = pytest.mark.skipif(not ZHIBEI.exists(), reason="the shared Zhibei data is not beside the clone")
+
+@pytest.fixture(autouse=True)
+def _zhibei_present() -> None:
+    shared_data.require(ZHIBEI)
 
 
 def _records(name: str) -> list[dict]:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 from functools import cache
-from pathlib import Path
 
 import pytest
 
@@ -38,16 +36,14 @@ from matchmaker.reference import (
     zhibei_transfer_modes,
     zhibei_validity,
 )
+from tests import shared_data
 
-ZHIBEI = Path(os.environ.get("MATCHMAKER_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data"))
-ZHIBEI = ZHIBEI / "zhibei"
+ZHIBEI = shared_data.DATA / "zhibei"
 
 
 @cache
 def zhibei_rows(name: str) -> list[dict]:
-    path = ZHIBEI / name
-    if not path.exists():
-        pytest.skip(f"Zhibei data not found at {path}")
+    path = shared_data.require(ZHIBEI / name)
     with path.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]
 
