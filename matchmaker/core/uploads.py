@@ -18,8 +18,12 @@ from flask_babel import gettext as _
 from matchmaker.core import jobs
 from matchmaker.core.errors import DomainError
 from matchmaker.core.i18n import current_lang
+from models import utcnow
 
 PROGRESS_EVERY = 0.5  # seconds between progress reports of a reading job
+# A read whose worker died (the task is delivered again) is tried this often in all: a file that kills
+# every worker that reads it must not be delivered forever.
+MAX_ATTEMPTS = 2
 # A reading job that started longer ago than its time limit plus this is dead (its worker was killed).
 STALE_GRACE = 60
 
@@ -53,6 +57,20 @@ def queue_wait() -> float:
 def job_params(**params: Any) -> dict[str, Any]:
     """A reading job's params: the caller's, and the uploader's language."""
     return {**params, "lang": current_lang()}
+
+
+def start_attempt(job: Any) -> bool:
+    """Count one more start of a reading job (on its params, committed with the claim); False once it has
+    been started MAX_ATTEMPTS times already, each ended by its worker dying."""
+    attempts = int((job.params or {}).get("attempts", 0)) + 1
+    job.params = {**(job.params or {}), "attempts": attempts}
+    job.started_at = utcnow()
+    return attempts <= MAX_ATTEMPTS
+
+
+def too_many_attempts_message() -> str:
+    return _("Reading the file stopped the background worker %(n)s times, so it was given up. Nothing was kept; "
+             "check the file (or export it as CSV) and upload it again.", n=MAX_ATTEMPTS)
 
 
 def uploader_language(params: dict[str, Any] | None) -> str:

@@ -251,10 +251,14 @@ def read_upload(job_id: int) -> dict[str, Any]:
 def _read_upload(job_id: int, params: dict[str, Any]) -> dict[str, Any]:
     claimed = Session.execute(
         sa.update(Job).where(Job.id == job_id, Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
-        .values(status=JobStatus.RUNNING, started_at=utcnow(), message=_("Reading the file…"))).rowcount
-    Session.commit()
+        .values(status=JobStatus.RUNNING, message=_("Reading the file…"))).rowcount
     if not claimed:
+        Session.rollback()
         return {}
+    allowed = uploads.start_attempt(Session.get(Job, job_id))
+    Session.commit()
+    if not allowed:
+        return _read_failed(job_id, uploads.too_many_attempts_message())
     progress = uploads.ReadProgress(job_id)
     try:
         rows, invalid = _read(params["filename"], uploads.path(params["file"]).read_bytes(), progress)

@@ -221,12 +221,13 @@ def _read_upload(batch_id: int) -> dict[str, Any]:
         Session.rollback()
         return {}
     batch = Session.get(ImportBatch, batch_id)
+    job = Session.get(Job, batch.job_id) if batch.job_id else None
+    if job is not None and not uploads.start_attempt(job):
+        Session.commit()
+        return _read_failed(batch_id, uploads.too_many_attempts_message())
     progress = uploads.ReadProgress(batch.job_id)
-    if batch.job_id:
-        job = Session.get(Job, batch.job_id)
-        if job is not None:
-            job.started_at = utcnow()  # (again, if a killed worker's task is delivered again)
-        jobs.report_progress(batch.job_id, 0, None, _("Reading the file…"))  # commits the claim
+    if job is not None:
+        jobs.report_progress(job.id, 0, None, _("Reading the file…"))  # commits the claim
     else:
         Session.commit()
     try:

@@ -79,3 +79,15 @@ def test_reads_lost_with_their_worker_are_marked_failed(client, auth, people, ap
     assert contract_import.fail_stale_reads() == 1
     assert "stopped without finishing" in client.get(killed).get_data(as_text=True)
     assert "Reading and checking the file" in client.get(running).get_data(as_text=True)
+
+
+def test_a_file_that_kills_every_worker_is_given_up(client, auth, people, queue):  # noqa: F811
+    auth.login(people["staff"])
+    client.get("/?lang=en")
+    location = upload(client, FILE).headers["Location"]
+    reader = _reader()
+    reader.params = {**reader.params, "attempts": 2}
+    Session.commit()
+    queue.run_all()
+    assert _reader().status == JobStatus.FAILED
+    assert "stopped the background worker 2 times" in client.get(location).get_data(as_text=True)

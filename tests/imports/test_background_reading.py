@@ -191,3 +191,20 @@ def test_a_read_preview_can_be_discarded_but_not_after_confirming(client, staff,
     page = client.post(f"{location}/discard", follow_redirects=True).get_data(as_text=True)
     assert "already been confirmed" in page
     assert _batch().status == ImportStatus.DONE and _count(ResearchResult) == 2
+
+
+def test_a_file_that_kills_every_worker_is_given_up_after_two_starts(client, staff, university, queue):
+    client.get("/?lang=en")
+    upload(client, _xlsx_bytes(ROWS), "deadly.xlsx", university)
+    batch = _batch()
+    job = Session.get(Job, batch.job_id)
+    # Two workers started reading it and died (nothing recorded but the starts); it is delivered again.
+    job.params = {**job.params, "attempts": 2}
+    batch.status = ImportStatus.READING
+    Session.commit()
+    batch_id = batch.id
+    queue.run_all()
+    batch = Session.get(ImportBatch, batch_id)
+    assert batch.status == ImportStatus.READ_FAILED and batch.rows == []
+    assert "stopped the background worker 2 times" in batch.message
+    assert not importer.upload_path(batch).exists()
