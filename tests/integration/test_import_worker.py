@@ -111,3 +111,31 @@ def test_a_read_over_its_time_limit_on_the_worker_is_reported_as_failed(client, 
     assert Session.get(Job, batch.job_id).status == JobStatus.FAILED
     page = client.get(location).get_data(as_text=True)
     assert "took longer than 0 seconds" in page
+
+
+def test_a_worker_killed_mid_read_leaves_the_upload_failed_not_stuck(client, staff, university, start_worker, app,
+                                                                      monkeypatch):
+    from matchmaker.core import uploads
+    from matchmaker.imports import importer
+
+    worker = start_worker()
+    client.get("/?lang=en")
+    big = _xlsx_bytes([["标题", "简介"]] + [[f"成果{n}", "简介" * 200] for n in range(20000)])
+    location = upload(client, big, "big.xlsx", university).headers["Location"]
+
+    def reading_half_way() -> bool:
+        batch = _read()
+        job = Session.get(Job, batch.job_id)
+        return batch.status == ImportStatus.READING and job.done > 0
+
+    wait_until(reading_half_way, 120, interval=0.1)
+    worker.kill()
+    batch = _read()
+    assert batch.status == ImportStatus.READING, "the read finished before the worker was killed"
+    # Later, the periodic check finds a read that started longer ago than its limit allows (here: at once).
+    monkeypatch.setitem(app.config, "IMPORT_READ_TIME_LIMIT", 0)
+    monkeypatch.setattr(uploads, "STALE_GRACE", 0)
+    assert importer.fail_stale_reads() == 1
+    batch = _read()
+    assert batch.status == ImportStatus.READ_FAILED and batch.rows == []
+    assert "stopped without finishing" in client.get(location).get_data(as_text=True)
