@@ -30,6 +30,10 @@ DEFAULTS: dict[str, Any] = {
     "PAGE_SIZE": 20,
     "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
     "IMPORT_MAX_ROWS": 20000,
+    # Uploaded import files wait here (shared by the web and the workers) until confirmed or discarded.
+    "IMPORT_UPLOAD_DIR": str(VAR_DIR / "uploads"),
+    "IMPORT_READ_TIME_LIMIT": 120,  # seconds the background job may spend reading and checking one file
+    "IMPORT_READ_QUEUE_WAIT": 900,  # seconds an upload may wait for a worker before it is marked failed
     "LISTING_VALIDITY_DAYS": 365,
     "EXPIRY_REMINDER_DAYS": 14,
     "INTRODUCTION_EXPIRY_DAYS": 14,

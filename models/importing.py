@@ -12,6 +12,10 @@ from models.base import Base, utcnow
 
 
 class ImportStatus(StrEnum):
+    UPLOADED = "uploaded"  # the file is stored (IMPORT_UPLOAD_DIR); the job that reads it has not started
+    READING = "reading"    # the job is reading and checking the rows
+    READ_FAILED = "read_failed"  # the file could not be read (or not in time); nothing was kept
+    DISCARDED = "discarded"  # staff dropped the upload before confirming it
     PREVIEW = "preview"    # parsed and validated; staff have not confirmed yet
     QUEUED = "queued"      # confirmed; the job has not started
     RUNNING = "running"

@@ -84,6 +84,7 @@ def app_config(database_url: str, tmp_path: Path) -> dict:
         "REDIS_URL": None,
         "INDEX_DIR": str(tmp_path / "index"),
         "ATTACHMENT_DIR": str(tmp_path / "attachments"),
+        "IMPORT_UPLOAD_DIR": str(tmp_path / "uploads"),
         "INDEX_OPEN_IN_BACKGROUND": False,  # a search right after a publish sees it (background: tests/matching)
     }
 

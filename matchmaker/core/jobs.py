@@ -24,15 +24,27 @@ _executor: ThreadPoolExecutor | None = None
 
 def init_app(app: Flask) -> None:
     app.extensions["matchmaker.jobs"] = {"mode": "celery" if app.config.get("REDIS_URL") else "inprocess",
-                                         "registry": {}, "periodic": {}}
+                                         "registry": {}, "periodic": {}, "time_limits": {}}
 
 
-def register(app: Flask, name: str, fn: Callable[..., Any], every: int | None = None) -> None:
-    """Make `fn` runnable in the background as job `name`; `every` seconds makes it periodic (beat)."""
+def register(app: Flask, name: str, fn: Callable[..., Any], every: int | None = None,
+             time_limit: float | None = None) -> None:
+    """Make `fn` runnable in the background as job `name`; `every` seconds makes it periodic (beat).
+
+    `time_limit` seconds: `fn` is expected to stop itself by then; on a Celery worker the task also gets a
+    soft limit a little later (an exception raised inside it) and a hard one (the child process is killed).
+    """
     state = app.extensions["matchmaker.jobs"]
     state["registry"][name] = fn
     if every:
         state["periodic"][name] = every
+    if time_limit:
+        state["time_limits"][name] = float(time_limit)
+
+
+def time_limits(app: Flask | None = None) -> dict[str, float]:
+    """Jobs with a time limit: name -> seconds."""
+    return (app or current_app).extensions["matchmaker.jobs"]["time_limits"]
 
 
 def registry(app: Flask | None = None) -> dict[str, Callable[..., Any]]:

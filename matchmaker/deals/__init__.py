@@ -6,7 +6,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from matchmaker.core import jobs, permissions
-    from matchmaker.deals import conversation, deals, introductions
+    from matchmaker.deals import contract_import, conversation, deals, introductions
     from matchmaker.deals.views import contracts as contract_views
     from matchmaker.deals.views import deals as deal_views
     from matchmaker.deals.views import introductions as introduction_views
@@ -18,3 +18,6 @@ def init_app(app: Flask) -> None:
     jobs.register(app, "introductions.remind_and_expire", introductions.remind_and_expire, every=3600)
     jobs.register(app, "deals.remind_next_actions", deals.remind_next_actions, every=3600)
     jobs.register(app, "conversation.mail_message", conversation.mail_message)
+    jobs.register(app, contract_import.READ_JOB, contract_import.read_upload,
+                  time_limit=app.config["IMPORT_READ_TIME_LIMIT"])
+    jobs.register(app, "contracts.fail_stale_reads", contract_import.fail_stale_reads, every=60)

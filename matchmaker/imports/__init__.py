@@ -12,3 +12,5 @@ def init_app(app: Flask) -> None:
     for command in commands.commands:
         app.cli.add_command(command)
     jobs.register(app, "imports.run", importer.run_batch)
+    jobs.register(app, importer.READ_JOB, importer.read_upload, time_limit=app.config["IMPORT_READ_TIME_LIMIT"])
+    jobs.register(app, "imports.fail_stale_reads", importer.fail_stale_reads, every=60)

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import PurePath
@@ -37,6 +38,14 @@ class ImportFileError(DomainError):
     """The file cannot be imported at all; nothing is saved."""
 
 
+# Called with (rows read so far, rows the file holds or None if unknown) as rows are read; may raise to stop.
+Progress = Callable[[int, int | None], None]
+
+
+def _no_progress(_done: int, _total: int | None) -> None:
+    return None
+
+
 @dataclass
 class RawTable:
     file_format: str
@@ -53,13 +62,22 @@ def file_format(filename: str) -> str:
     return suffix[1:]
 
 
-def read_table(filename: str, data: bytes, max_rows: int) -> RawTable:
-    """Parse the whole file; raises ImportFileError for anything that stops it being read."""
+def check_upload(filename: str, data: bytes) -> str:
+    """The checks that cost next to nothing, done while the uploader waits: the extension, an empty file,
+    and for a workbook what its zip directory says it unpacks to. Returns the format."""
     fmt = file_format(filename)
     if not data or not data.strip():
         raise ImportFileError(_("The file is empty."))
+    if fmt == "xlsx":
+        _check_xlsx_size(data)
+    return fmt
+
+
+def read_table(filename: str, data: bytes, max_rows: int, progress: Progress | None = None) -> RawTable:
+    """Parse the whole file; raises ImportFileError for anything that stops it being read."""
+    fmt = check_upload(filename, data)
     reader = {"csv": _read_csv, "xlsx": _read_xlsx, "jsonl": _read_jsonl}[fmt]
-    table = reader(data, max_rows)
+    table = reader(data, max_rows, progress or _no_progress)
     if not table.rows:
         if not table.headers:
             raise ImportFileError(_("The file is empty."))
@@ -128,8 +146,9 @@ def _row_dict(headers: list[str], values: list[Any]) -> dict[str, Any]:
 EXTRA_CELLS = "__extra_cells__"
 
 
-def _read_csv(data: bytes, max_rows: int) -> RawTable:
+def _read_csv(data: bytes, max_rows: int, progress: Progress) -> RawTable:
     text = decode_text(data)
+    lines = text.count("\n") + 1  # an estimate for the progress bar: quoted cells may span lines
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -144,6 +163,7 @@ def _read_csv(data: bytes, max_rows: int) -> RawTable:
             if len(table.rows) >= max_rows:
                 raise _too_many(max_rows)
             table.rows.append((reader.line_num, _row_dict(table.headers, values)))
+            progress(len(table.rows), max(lines - 1, len(table.rows)))
     except csv.Error as exc:
         raise ImportFileError(_("The CSV file is malformed near line %(line)s (%(detail)s).",
                                 line=reader.line_num, detail=str(exc))) from None
@@ -170,10 +190,9 @@ def _check_xlsx_size(data: bytes) -> None:
                                 "to import, or export it as CSV.", mb=XLSX_MAX_UNPACKED // (1024 * 1024)))
 
 
-def _read_xlsx(data: bytes, max_rows: int) -> RawTable:
+def _read_xlsx(data: bytes, max_rows: int, progress: Progress) -> RawTable:
     from openpyxl import load_workbook
 
-    _check_xlsx_size(data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # zip, XML and openpyxl errors all mean "not a readable .xlsx"
@@ -190,6 +209,7 @@ def _read_xlsx(data: bytes, max_rows: int) -> RawTable:
         if (sheet.max_row or 0) > max_rows + XLSX_BLANK_ROW_SLACK:
             raise _too_many(max_rows)
         table: RawTable | None = None
+        declared = sheet.max_row - 1 if sheet.max_row and sheet.max_row > 1 else None
         # Files that declare no range are read at most XLSX_MAX_COLUMNS wide: no row is padded further.
         rows = sheet.iter_rows(values_only=True, max_col=XLSX_MAX_COLUMNS)
         for number, values in enumerate(rows, start=1):
@@ -204,7 +224,8 @@ def _read_xlsx(data: bytes, max_rows: int) -> RawTable:
             if len(table.rows) >= max_rows:
                 raise _too_many(max_rows)
             table.rows.append((number, _row_dict(table.headers, cells)))
-    except ImportFileError:
+            progress(len(table.rows), max(declared, len(table.rows)) if declared else None)
+    except DomainError:  # ours: a refusal, or the progress callback stopping the read
         raise
     except Exception:
         raise _unreadable_xlsx() from None
@@ -215,11 +236,12 @@ def _read_xlsx(data: bytes, max_rows: int) -> RawTable:
     return table
 
 
-def _read_jsonl(data: bytes, max_rows: int) -> RawTable:
+def _read_jsonl(data: bytes, max_rows: int, progress: Progress) -> RawTable:
     text = decode_text(data)
     headers: dict[str, None] = {}
     rows: list[tuple[int, dict[str, Any]]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -234,6 +256,7 @@ def _read_jsonl(data: bytes, max_rows: int) -> RawTable:
             raise _too_many(max_rows)
         headers.update(dict.fromkeys(str(k) for k in record))
         rows.append((number, {str(k): _json_value(v) for k, v in record.items()}))
+        progress(len(rows), len(lines))
     return RawTable("jsonl", list(headers), rows)
 
 

@@ -18,6 +18,10 @@ from models import ImportStatus
 bp = Blueprint("imports", __name__, url_prefix="/admin/imports")
 
 STATUS_LABELS = {
+    ImportStatus.UPLOADED: _l("Waiting to be read"),
+    ImportStatus.READING: _l("Reading the file"),
+    ImportStatus.READ_FAILED: _l("Could not be read"),
+    ImportStatus.DISCARDED: _l("Discarded"),
     ImportStatus.PREVIEW: _l("Waiting for confirmation"),
     ImportStatus.QUEUED: _l("Queued"),
     ImportStatus.RUNNING: _l("Importing"),
@@ -48,8 +52,8 @@ def upload():
     if form.validate_on_submit():
         upload_file = form.file.data
         try:
-            batch = importer.preview_upload(current_user, form.kind.data, upload_file.filename or "",
-                                           upload_file.read(), form.organization_id.data, form.listing_status.data)
+            batch = importer.upload(current_user, form.kind.data, upload_file.filename or "", upload_file.read(),
+                                    form.organization_id.data, form.listing_status.data)
         except DomainError as error:
             form.file.errors = [*form.file.errors, error.message]
         else:
@@ -93,7 +97,20 @@ def preview(batch_id: int):
         first_rows=_display_rows(batch.rows[:PREVIEW_ROWS]), errors=batch.row_errors[:SHOWN_ERRORS],
         reasons=importer.error_reasons(batch), duplicates=importer.duplicate_rows(batch),
         job=importer.job_for(batch), running=importer.is_running(batch), done=batch.status == ImportStatus.DONE,
+        reading=batch.status in importer.READ_PENDING,
     )
+
+
+@bp.post("/<int:batch_id>/discard")
+def discard(batch_id: int):
+    _batch(batch_id)
+    try:
+        importer.discard(current_user, batch_id)
+    except DomainError as error:
+        flash(error.message, "error")
+        return redirect(url_for("imports.preview", batch_id=batch_id))
+    flash(_("The upload was discarded."), "success")
+    return redirect(url_for("imports.upload"))
 
 
 @bp.post("/<int:batch_id>/confirm")

@@ -260,8 +260,16 @@ def test_import_reads_xlsx_and_refuses_duplicate_numbers(client, auth, people):
 def test_import_of_an_unreadable_file_says_why(client, auth, people):
     auth.login(people["staff"])
     response = upload(client, "just,some\ncolumns,nobody,knows\n")
-    assert response.status_code == 400
-    assert "None of the columns is recognised" in response.get_data(as_text=True)
+    assert response.status_code == 302  # read in the background: its page says why it could not be
+    page = client.get(response.headers["Location"] + "?lang=en").get_data(as_text=True)
+    assert "None of the columns is recognised" in page and "Import preview" in page
+    assert 'id="read-failed"' in page
+    confirm = client.post(response.headers["Location"] + "/confirm", data={"valid_only": "y"}, follow_redirects=True)
+    assert "nothing to import yet" in confirm.get_data(as_text=True)
+    assert contract_count() == 0
+    # A file the request itself refuses at once: not a spreadsheet at all.
+    refused = upload(client, "title\n", "past.txt")
+    assert refused.status_code == 400 and "cannot be imported" in refused.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("cell, fen", [("125000.00", 12_500_000), ("1,234.50", 123_450), ("¥12万", 12_000_000),

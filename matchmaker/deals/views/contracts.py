@@ -142,13 +142,13 @@ def import_upload():
     if form.validate_on_submit():
         upload = form.file.data
         try:
-            preview = contract_import.preview(current_user, upload.filename or "", upload.read())
+            preview_id = contract_import.upload(current_user, upload.filename or "", upload.read())
         except ValidationFailed as exc:
             apply_errors(form, {"file": [m for ms in exc.errors.values() for m in ms]})
         except DomainError as exc:
             form.file.errors = [*form.file.errors, exc.message]
         else:
-            return redirect(url_for("contracts.import_preview", job_id=preview.job_id))
+            return redirect(url_for("contracts.import_preview", job_id=preview_id))
     status = 400 if request.method == "POST" else 200
     return render_template("contracts/import.html", form=form, headers=contract_import.template_headers()), status
 
@@ -166,6 +166,7 @@ def import_preview(job_id: int):
     _require_manager()
     preview = or_404(contract_import.load_preview, current_user, job_id)
     return render_template("contracts/import_preview.html", preview=preview, form=ConfirmImportForm(),
+                           job=preview.reading, reading=preview.being_read,
                            header=contract_import.column_header, **_refs())
 
 

@@ -12,7 +12,7 @@ from matchmaker.core import permissions, pickers
 from matchmaker.core.errors import DomainError, NotAllowed
 from matchmaker.core.form_fields import show_error
 from matchmaker.core.web import act, or_404, require
-from matchmaker.deals import contracts, deals, help_requests
+from matchmaker.deals import contracts, deals, help_requests, introductions
 from matchmaker.deals.forms import DealForm, NextActionForm, NoteForm, StageForm
 from matchmaker.listings import lifecycle, search
 from models.listing import listing_model
