@@ -372,7 +372,8 @@ class LayeredBM25(BM25Scoring):
     Weights are computed at query time from the stored term frequencies and document lengths with
     the statistics of all live documents, by the same float32 formula as ``lexical.bm25_weights``;
     terms are summed in the order a merge would number their columns (base columns, then terms new
-    in the deltas), so scores equal those of the merged index.
+    in the deltas), so scores equal those of the merged index. Rows are the base's, then each
+    delta's: the base's postings are used as they are, and rows a newer layer hides score zero.
     """
 
     def __init__(self, base: MappedBM25, deltas: Sequence[Delta]) -> None:
@@ -383,39 +384,43 @@ class LayeredBM25(BM25Scoring):
         layer_ids = [np.asarray(layer._ids) for layer in self.layers]
         live, hidden = _live(layer_ids, [np.empty(0, dtype=np.int64)] + [d.lex_mentioned for d in deltas])
         self._hidden = hidden
-        ids = np.concatenate([i[keep] for i, keep in zip(layer_ids, live, strict=True)])
-        lengths = np.concatenate([np.asarray(layer.arrays["lengths"])[keep]
-                                  for layer, keep in zip(self.layers, live, strict=True)])
-        order = np.argsort(ids, kind="stable")
-        self._ids = ids[order]
-        position = np.empty(len(ids), dtype=np.int64)
-        position[order] = np.arange(len(ids))
-        # Global row of every layer row (-1: hidden by a newer layer).
-        self._row_maps, start = [], 0
-        for keep in live:
-            row_map = np.full(len(keep), -1, dtype=np.int64)
-            row_map[keep] = position[start:start + int(keep.sum())]
-            self._row_maps.append(row_map)
-            start += int(keep.sum())
-        lengths = lengths[order].astype(np.float32)
-        self._n = len(self._ids)
-        avg = float(lengths.mean()) if self._n and lengths.mean() > 0 else 1.0
+        self._live_by_layer = live
+        self._offsets = np.cumsum([0] + [len(i) for i in layer_ids]).tolist()
+        self._ids = np.concatenate(layer_ids)
+        alive = np.concatenate(live)
+        self._dead_rows = np.flatnonzero(~alive)
+        alive_rows = np.flatnonzero(alive)
+        by_id = np.argsort(self._ids[alive_rows], kind="stable")
+        self._sorted_rows = alive_rows[by_id]  # live rows in id order
+        self._sorted_ids = self._ids[self._sorted_rows]
+        self._n = len(alive_rows)
+        lengths = np.concatenate([np.asarray(layer.arrays["lengths"]) for layer in self.layers]).astype(np.float32)
+        live_lengths = lengths[self._sorted_rows]  # in id order, as a fresh build averages them
+        avg = float(live_lengths.mean()) if self._n and live_lengths.mean() > 0 else 1.0
         self._norm = self.k1 * (1 - self.b + self.b * lengths / avg)
         indptr = np.asarray(base.arrays["indptr"])
         self._base_df = np.diff(indptr).astype(np.int64)
         if not live[0].all() and len(self._base_df):
             dead = (~live[0]).astype(np.int64)[np.asarray(base.arrays["rows"])]
             self._base_df -= np.add.reduceat(dead, indptr[:-1]) if len(dead) else 0
+        # Plain arrays (not np.memmap objects: slicing those costs microseconds each) of every layer.
+        self._arrays = [(np.asarray(layer.arrays["indptr"]), np.asarray(layer.arrays["rows"]),
+                         np.asarray(layer.arrays["tf"])) for layer in self.layers]
         self._delta_df: dict[str, int] = {}
-        for layer, row_map in zip(self.layers[1:], self._row_maps[1:], strict=True):
-            layer_indptr = np.asarray(layer.arrays["indptr"])
-            alive = (row_map >= 0)[np.asarray(layer.arrays["rows"])]
-            counts = np.add.reduceat(alive.astype(np.int64), layer_indptr[:-1]) if len(alive) else []
+        self._delta_columns: dict[str, list[tuple[int, int]]] = {}  # term: (layer, column) in each delta
+        for layer_no, (layer, keep) in enumerate(zip(self.layers[1:], live[1:], strict=True), 1):
+            layer_indptr, layer_rows, _ = self._arrays[layer_no]
+            counted = keep[layer_rows]
+            counts = np.add.reduceat(counted.astype(np.int64), layer_indptr[:-1]) if len(counted) else []
             for column, count in enumerate(np.asarray(counts).tolist()):
+                term = layer.term(column)
+                self._delta_columns.setdefault(term, []).append((layer_no, column))
                 if count:
-                    term = layer.term(column)
                     self._delta_df[term] = self._delta_df.get(term, 0) + count
         self.idf = LayeredIdf(self)
+
+    def __len__(self) -> int:
+        return self._n
 
     def _idf(self, df: np.ndarray) -> np.ndarray:
         return np.log1p((self._n - df + 0.5) / (df + 0.5))  # as lexical.bm25_weights
@@ -424,46 +429,46 @@ class LayeredBM25(BM25Scoring):
         column = self.base.column(term)
         return (int(self._base_df[column]) if column is not None else 0) + self._delta_df.get(term, 0)
 
-    def _postings(self, terms: list[str]) -> list[tuple[tuple[int, int, int], np.ndarray, np.ndarray]]:
-        """Per term with live postings: (sort key, global rows, tf as float32)."""
-        by_layer = [layer.columns(terms) for layer in self.layers]
-        found = []
-        for t in range(len(terms)):
-            rows, tfs, key = [], [], None
-            for layer_no, (layer, row_map) in enumerate(zip(self.layers, self._row_maps, strict=True)):
-                column = by_layer[layer_no][t]
-                if column is None:
-                    continue
-                key = key or (layer_no, column, t)
-                start, end = layer._indptr[column], layer._indptr[column + 1]
-                mapped = row_map[np.asarray(layer._rows_of[start:end])]
-                keep = mapped >= 0
-                rows.append(mapped[keep])
-                tfs.append(np.asarray(layer.arrays["tf"][start:end])[keep])
-            if key is not None and sum(len(r) for r in rows):
-                found.append((key, np.concatenate(rows), np.concatenate(tfs).astype(np.float32)))
-        return sorted(found, key=lambda item: item[0])
-
     def _score_vector(self, query: str | Iterable[str]) -> np.ndarray:
-        tokens = tokenize(query) if isinstance(query, str) else query
-        postings = self._postings(sorted(set(tokens)))
-        scores = np.zeros(self._n, dtype=np.float32)
-        if not postings:
-            return scores
-        idf = self._idf(np.array([len(rows) for _, rows, _ in postings], dtype=np.float32))
-        k1 = self.k1
-        for term_idf, (_, rows, tf) in zip(idf, postings, strict=True):
-            scores[rows] += term_idf * tf * (k1 + 1) / (tf + self._norm[rows])
+        terms = sorted(set(tokenize(query) if isinstance(query, str) else query))
+        found = []  # (merge column order, df, where the term's postings are)
+        for term, column in zip(terms, self.base.columns(terms), strict=True):
+            places = ([(0, column)] if column is not None else []) + self._delta_columns.get(term, [])
+            df = (int(self._base_df[column]) if column is not None else 0) + self._delta_df.get(term, 0)
+            if df:
+                found.append((places[0], df, places))
+        found.sort(key=lambda item: item[0])
+        scores = np.zeros(len(self._ids), dtype=np.float32)
+        if found:
+            idf = self._idf(np.array([df for _, df, _ in found], dtype=np.float32))
+            k1, norm = self.k1, self._norm
+            for term_idf, (_, _, places) in zip(idf, found, strict=True):
+                for layer_no, column in places:
+                    indptr, layer_rows, layer_tf = self._arrays[layer_no]
+                    start, end = indptr[column], indptr[column + 1]
+                    rows = layer_rows[start:end]
+                    if layer_no:
+                        rows = rows + self._offsets[layer_no]
+                    tf = layer_tf[start:end].astype(np.float32)
+                    scores[rows] += term_idf * tf * (k1 + 1) / (tf + norm[rows])
+            scores[self._dead_rows] = 0
         return scores
 
     def _rows(self, ids: Iterable[int]) -> np.ndarray:
         wanted = np.fromiter(ids, dtype=np.int64)
-        return np.flatnonzero(np.isin(self._ids, wanted)) if len(wanted) else np.empty(0, dtype=np.int64)
+        if not len(wanted) or not self._n:
+            return np.empty(0, dtype=np.int64)
+        positions = np.minimum(np.searchsorted(self._sorted_ids, wanted), self._n - 1)
+        return self._sorted_rows[positions[self._sorted_ids[positions] == wanted]]
+
+    def live_ids(self) -> np.ndarray:
+        """The ids of every live document, sorted."""
+        return self._sorted_ids.copy()
 
     def live_delta_documents(self) -> dict[int, list[str]]:
         """{listing id: tokens} of the live documents of the deltas (a term repeated tf times)."""
         docs: dict[int, list[str]] = {}
-        for layer, row_map in zip(self.layers[1:], self._row_maps[1:], strict=True):
+        for layer, keep in zip(self.layers[1:], self._live_by_layer[1:], strict=True):
             indptr = np.asarray(layer.arrays["indptr"])
             rows = np.asarray(layer.arrays["rows"])
             tf = np.asarray(layer.arrays["tf"])
@@ -471,7 +476,7 @@ class LayeredBM25(BM25Scoring):
             for column in range(len(indptr) - 1):
                 term = None
                 for p in range(int(indptr[column]), int(indptr[column + 1])):
-                    if row_map[rows[p]] < 0:
+                    if not keep[rows[p]]:
                         continue
                     term = term or layer.term(column)
                     docs.setdefault(int(layer_ids[rows[p]]), []).extend([term] * int(tf[p]))

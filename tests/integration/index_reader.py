@@ -20,7 +20,7 @@ def main(out: Path) -> None:
         with app.app_context():
             try:
                 seen = {"vectors": index.reader_index("result").ids().tolist(),
-                        "lexical": index.reader_lexical("result")._ids.tolist(), "pid": os.getpid()}
+                        "lexical": index.reader_lexical("result").live_ids().tolist(), "pid": os.getpid()}
             finally:
                 Session.remove()
         tmp = out.with_name(out.name + ".tmp")
