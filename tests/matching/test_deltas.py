@@ -3,10 +3,13 @@ ranks the same before and after, and `flask index status` shows the base and its
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
+import pytest
 import sqlalchemy as sa
 
+from matchmaker.engine import segments
 from matchmaker.engine.lexical import BM25Index
 from matchmaker.engine.segments import Manifest
 from matchmaker.listings import lifecycle
@@ -90,3 +93,55 @@ def test_status_shows_the_base_size_and_its_deltas(app, publish, runner):
     (row,) = [r for r in json.loads(runner.invoke(args=["index", "status"]).output)["indexes"]
               if r["side"] == "result"]
     assert row["deltas"] == 0 and row["count"] == 3
+
+
+def test_two_workers_writing_at_once_each_write_their_own_generation_on_the_other(app, publish, monkeypatch):
+    app.config["MATCH_MERGE_DELTAS"] = 100
+    ids = [publish("result", **fields).id for fields in (BEARING, RICE, MORE[0])]
+    before = _manifest()
+    first_inside, release = threading.Event(), threading.Event()
+    real_write = segments.write_delta
+
+    def paused_write(path, *args, **kwargs):
+        if threading.current_thread().name == "worker-a":
+            first_inside.set()  # worker A holds the side's lock now
+            assert release.wait(30)
+        return real_write(path, *args, **kwargs)
+
+    monkeypatch.setattr(segments, "write_delta", paused_write)
+    vector = np.ones(index.embedding.get_embedder().info.dim, dtype=np.float32)
+    vector /= np.linalg.norm(vector)
+    written, errors = {}, []
+
+    def worker(listing_id: int) -> None:
+        with app.app_context():
+            try:
+                state = index.apply_changes("result", {listing_id: vector}, set())
+                written[threading.current_thread().name] = (state.generation, state.path)
+                Session.commit()
+            except Exception as error:  # reported below
+                errors.append(error)
+            finally:
+                Session.remove()
+
+    a = threading.Thread(target=worker, args=(ids[0],), name="worker-a")
+    b = threading.Thread(target=worker, args=(ids[1],), name="worker-b")
+    a.start()
+    assert first_inside.wait(30)
+    b.start()
+    b.join(0.5)
+    assert b.is_alive()  # waiting for the side's lock, not writing beside A
+    release.set()
+    a.join(30)
+    b.join(30)
+    assert not errors and not a.is_alive() and not b.is_alive()
+    (gen_a, path_a), (gen_b, path_b) = written["worker-a"], written["worker-b"]
+    assert gen_b == gen_a + 1 and path_a != path_b
+    Session.commit()
+    final = _manifest()
+    assert final.base == before.base
+    assert [name for name, _ in final.deltas[:-2]] == [name for name, _ in before.deltas]
+    assert len(final.deltas) == len(before.deltas) + 2  # B's generation is A's plus B's delta
+    searched = index.reader_index("result")
+    assert searched.similarity(vector, ids[:2]) == pytest.approx({ids[0]: 1.0, ids[1]: 1.0}, abs=1e-5)
+    assert sorted(searched.ids().tolist()) == sorted(ids)
