@@ -310,7 +310,8 @@ def _writer(state: IndexState | None, side: str, model_name: str, dim: int) -> G
         manifest = Manifest.read(folder / state.path)
         generation = Generation(state.path, manifest, _open_base(folder, manifest, dim),
                                 _open_deltas(folder, manifest, dim, shared=False))
-        MappedBM25.open(folder / manifest.base_lexical)  # checked: the next deltas are written on top of it
+        # Checked (once per process and base): the next deltas are written on top of it.
+        _shared(folder, manifest.base_lexical, lambda: MappedBM25.open(folder / manifest.base_lexical))
     except UNREADABLE as error:
         log.warning("index generation %s cannot be read (%s): building the %s indexes from the database",
                     state.path, error, side)
