@@ -59,6 +59,10 @@ DEFAULTS: dict[str, Any] = {
     # Web processes open a new index generation in a background thread, answering from the old one
     # meanwhile; False opens it on the request that notices it (tests, scripts).
     "INDEX_OPEN_IN_BACKGROUND": True,
+    # Outbox batches write deltas on a base; matching.merge_index folds them into a new base once there
+    # are this many deltas or they changed this many listings.
+    "MATCH_MERGE_DELTAS": 16,
+    "MATCH_MERGE_CHANGES": 4096,
     # Tuned on judged real needs (docs/evaluation.md); dense_title is the need's title on its own.
     "MATCH_WEIGHTS": {"dense": 0.3, "dense_title": 0.4, "lexical": 0.2, "structured": 0.15},
     "MATCH_CALIBRATION": None,  # a calibration JSON; None = matchmaker/matching/calibration.json

@@ -13,7 +13,7 @@ import struct
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import faiss
 import numpy as np
@@ -27,6 +27,7 @@ _MAGIC = b"MMVIDX01"
 _FORMAT_VERSION = 1
 _DIGEST_SIZE = 32
 _CHUNK = 1 << 20
+_MMAP_FLAT = getattr(faiss, "IO_FLAG_MMAP_IFC", 0)  # faiss >= 1.10 maps flat indexes; older ones read them
 
 Hit = tuple[int, float]
 
@@ -249,12 +250,16 @@ class VectorIndex:
         """Top-k (id, cosine) for one query, best first, optionally only among ``allowed`` ids."""
         return self.search_many(_as_matrix(query_vec, self.dim), k, allowed)[0]
 
-    def search_many(self, query_vecs: np.ndarray, k: int,
-                    allowed: set[int] | None = None) -> list[list[Hit]]:
-        """Top-k (id, cosine) for each query row."""
+    def search_many(self, query_vecs: np.ndarray, k: int, allowed: set[int] | None = None,
+                    excluded: np.ndarray | None = None) -> list[list[Hit]]:
+        """Top-k (id, cosine) for each query row; ``excluded`` ids are skipped (with ``allowed`` None)."""
         queries = _as_matrix(query_vecs, self.dim)
         if k <= 0 or not len(self):
             return [[] for _ in range(len(queries))]
+        if allowed is None and excluded is not None and len(excluded):
+            skipped = _as_ids(excluded)
+            inner = faiss.IDSelectorBatch(len(skipped), faiss.swig_ptr(skipped))
+            return self._faiss_search(queries, k, faiss.IDSelectorNot(inner), self.nprobe)
         if allowed is None:
             return self._faiss_search(queries, k, None, self.nprobe)
         allowed_ids = np.fromiter(allowed, dtype=np.int64, count=len(allowed))
@@ -335,6 +340,59 @@ class VectorIndex:
             Path(tmp_name).unlink(missing_ok=True)
             raise
 
+    def header(self) -> dict[str, int]:
+        return {"version": _FORMAT_VERSION, "dim": self.dim, "approx_threshold": self.approx_threshold,
+                "nprobe": self.nprobe, "train_sample_per_list": self.train_sample_per_list,
+                "seed": self.seed, "trained_on": self._trained_on}
+
+    def save_mappable(self, path: str | os.PathLike[str]) -> dict[str, Any]:
+        """Write the bare FAISS index atomically, so readers can memory-map it (``open_mapped``).
+
+        Returns the header to keep beside it (parameters and the file's SHA-256).
+        """
+        target = Path(path)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        os.close(fd)
+        try:
+            faiss.write_index(self._index, tmp_name)
+            with open(tmp_name, "rb+") as handle:
+                os.fsync(handle.fileno())
+            digest = _file_digest(Path(tmp_name))
+            os.rename(tmp_name, target)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        return {**self.header(), "sha256": digest}
+
+    @classmethod
+    def open_mapped(cls, path: str | os.PathLike[str], header: dict[str, Any], *, mmap: bool = True,
+                    verify: bool = True) -> VectorIndex:
+        """Open a file written by ``save_mappable``: memory-mapped and read-only (shared by every process
+        on the machine) with ``mmap``, else read into this process's memory (a copy a writer may change)."""
+        source = Path(path)
+        if header.get("version") != _FORMAT_VERSION:
+            raise CorruptSnapshotError(f"{source}: unsupported version {header.get('version')}")
+        if verify and _file_digest(source) != header.get("sha256"):
+            raise CorruptSnapshotError(f"{source}: checksum mismatch")
+        index = cls(header["dim"], approx_threshold=header["approx_threshold"], nprobe=header["nprobe"],
+                    train_sample_per_list=header["train_sample_per_list"], seed=header["seed"])
+        try:
+            if not mmap:
+                faiss_index = faiss.read_index(str(source))
+            elif header["trained_on"]:  # IVF: its inverted lists are mapped
+                faiss_index = faiss.read_index(str(source), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+            else:  # flat: its vectors are mapped
+                faiss_index = faiss.read_index(str(source), _MMAP_FLAT | faiss.IO_FLAG_READ_ONLY)
+        except (RuntimeError, MemoryError) as error:
+            raise CorruptSnapshotError(f"{source}: faiss could not read it: {error}") from error
+        if faiss_index.d != index.dim:
+            raise CorruptSnapshotError(f"{source}: dimension mismatch")
+        index._index = faiss_index
+        index._trained_on = header["trained_on"]
+        if index.is_approximate:
+            faiss.extract_index_ivf(faiss_index).nprobe = min(index.nprobe, faiss_index.nlist)
+        return index
+
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> VectorIndex:
         """Read a snapshot written by ``save``; raises CorruptSnapshotError if it is damaged."""
@@ -398,6 +456,14 @@ class _BoundedReader:
         data = self._handle.read(min(size, self._remaining))
         self._remaining -= len(data)
         return data
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _verify_digest(path: Path, payload_end: int) -> None:

@@ -128,6 +128,10 @@ class BM25Scoring:
     def __len__(self) -> int:
         return len(self._ids)
 
+    def live_ids(self) -> np.ndarray:
+        """The ids of every document, sorted."""
+        return np.sort(self._ids)
+
     def _score_vector(self, query: str | Iterable[str]) -> np.ndarray:
         raise NotImplementedError
 

@@ -12,7 +12,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from matchmaker.core import jobs
-    from matchmaker.matching import commands, crosslingual, learning, matches, outbox, views
+    from matchmaker.matching import commands, crosslingual, index, learning, matches, outbox, views
 
     app.register_blueprint(views.bp)
     for command in commands.commands:
@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
     outbox.install(app)
     jobs.register(app, "matching.process_outbox", outbox.process_outbox)
     jobs.register(app, "matching.reconcile", outbox.reconcile, every=300)
+    jobs.register(app, "matching.merge_index", index.merge)
     jobs.register(app, "matching.notify_matches", matches.notify_new_matches)
     jobs.register(app, "matching.refresh_terms", crosslingual.refresh_tables, every=900)
     jobs.register(app, learning.JOB, learning.refit, every=int(app.config.get("MATCH_REFIT_EVERY") or 0) or None)

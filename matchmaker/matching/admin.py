@@ -27,7 +27,8 @@ def status() -> dict[str, Any]:
     return {
         "model": embedding.configured_model_name(),
         "indexes": [{"side": s.side, "model": s.model_name, "dim": s.dim, "generation": s.generation,
-                     "count": s.count, "path": s.path, "built_at": s.built_at.isoformat()} for s in states],
+                     "count": s.count, "path": s.path, "built_at": s.built_at.isoformat(), **index.describe(s)}
+                    for s in states],
         "vectors": [{"model": m, "kind": k, "count": c} for m, k, c in vectors],
         "outbox_pending": outbox.pending_count(),
     }

@@ -24,10 +24,20 @@ def index_rebuild(side: str) -> None:
     echo_json(admin.rebuild_indexes(None if side == "all" else side))
 
 
+@index_group.command("merge")
+@click.option("--side", type=click.Choice(["result", "need", "all"]), default="all")
+@with_appcontext
+def index_merge(side: str) -> None:
+    """Fold the deltas written since the last base into a new base now (the job does it when due)."""
+    from matchmaker.matching import index
+
+    echo_json(index.merge(None if side == "all" else side, force=True))
+
+
 @index_group.command("status")
 @with_appcontext
 def index_status() -> None:
-    """Generation, size and snapshot of each index, and the outbox backlog."""
+    """Generation, size, base size and deltas of each index, and the outbox backlog."""
     from matchmaker.matching import admin
 
     echo_json(admin.status())

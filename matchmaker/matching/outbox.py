@@ -111,7 +111,20 @@ def process_outbox(limit: int | None = None, rounds: int = 1000) -> dict[str, in
             totals[name] += value
         if indexed:
             _announce(indexed)
+    _merge_if_due()
     return totals
+
+
+def _merge_if_due() -> None:
+    """After commit: fold a side's deltas into a new base once there are enough (in the background)."""
+    for kind in index.SIDES:
+        try:
+            if index.merge_due(kind):
+                jobs.dispatch("matching.merge_index", kind)
+        except Exception:
+            log.exception("could not queue the merge of the %s index", kind)
+        finally:
+            Session.rollback()
 
 
 def _process_batch(events: list[OutboxEvent]) -> dict[str, Any]:

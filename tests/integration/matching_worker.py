@@ -19,8 +19,10 @@ ZHIBEI_NEEDS = ZHIBEI.with_name("requirements.jsonl")
 class Worker:
     """`celery -A workers.celery_app worker` as a subprocess in its own process group."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 1) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 1,
+                 app_module: str = "workers.celery_app") -> None:
         self.env = {**os.environ, **env}
+        self.app_module = app_module
         self.log_path = log_path
         self.concurrency = concurrency
         self.process: subprocess.Popen[bytes] | None = None
@@ -29,7 +31,7 @@ class Worker:
         log = self.log_path.open("ab")
         celery = str(Path(sys.executable).with_name("celery"))
         self.process = subprocess.Popen(
-            [celery, "-A", "workers.celery_app", "worker", "--loglevel=INFO", f"--concurrency={self.concurrency}",
+            [celery, "-A", self.app_module, "worker", "--loglevel=INFO", f"--concurrency={self.concurrency}",
              "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()

@@ -81,7 +81,7 @@ def _indexed(side: str = "result") -> list[int]:
 def _lexical(side: str = "result") -> list[int]:
     """The ids in the lexical index the worker wrote, as this (web) process maps it."""
     Session.rollback()
-    return index.reader_lexical(side)._ids.tolist()
+    return index.reader_lexical(side).live_ids().tolist()
 
 
 def test_publish_search_close(client, worker, publish):

@@ -3,6 +3,7 @@ snapshot of the same generation, and only opened (never built) by the processes 
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 
 import pytest
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 
 from matchmaker.engine import lexical, lexical_store
 from matchmaker.engine.lexical import BM25Index
+from matchmaker.engine.segments import Manifest
 from matchmaker.listings import lifecycle
 from matchmaker.listings.search import match_terms
 from matchmaker.matching import index, matches, outbox
@@ -23,16 +25,20 @@ def _state(side: str = "result") -> IndexState:
     return Session.scalar(sa.select(IndexState).where(IndexState.side == side))
 
 
-def test_each_generation_has_its_lexical_index_beside_its_vector_snapshot(app, publish):
+def _manifest(path: str | None = None) -> Manifest:
+    return Manifest.read(index.index_dir() / (path or _state().path))
+
+
+def test_the_first_change_writes_a_base_and_the_next_ones_deltas_on_it(app, publish):
     publish("result", **BEARING)
-    first = _state().path
+    first = _manifest()
+    assert first.deltas == () and (index.index_dir() / first.base_lexical / "meta.json").exists()
     publish("result", **RICE)
-    second = _state().path
-    assert first != second
-    for snapshot in (first, second):
-        assert (index.index_dir() / index.lexical_name(snapshot) / "meta.json").exists()
+    second = _manifest()
+    assert second.base == first.base and len(second.deltas) == 1 and second.count == 2
+    assert (index.index_dir() / second.deltas[0][0] / "lex" / "meta.json").exists()
     searched = index.reader_lexical("result")
-    assert searched.path == index.index_dir() / index.lexical_name(second)
+    assert searched.path == index.index_dir() / first.base_lexical
     assert len(searched) == 2
 
 
@@ -74,25 +80,27 @@ def test_rebuild_writes_the_lexical_index_too(app, publish, runner):
 def test_an_unreadable_lexical_generation_is_logged_and_the_old_one_served(app, publish, caplog, damage):
     bearing = publish("result", **BEARING)
     assert [i for i, _ in index.reader_lexical("result").top(match_terms(QUERY), 5)] == [bearing.id]
+    assert bearing.id in index.reader_index("result")
     rice = publish("result", **RICE)
-    folder = index.index_dir() / index.lexical_name(_state().path)
+    folder = index.index_dir() / _manifest().deltas[-1][0]  # the delta of this change
     if damage == "delete":
-        for file in folder.iterdir():
-            file.unlink()
-        folder.rmdir()
+        shutil.rmtree(folder)
     else:
-        weights = folder / "weights.npy"
+        weights = folder / "lex" / "weights.npy"
         data = bytearray(weights.read_bytes())
         data[-1] ^= 0xFF
         weights.write_bytes(bytes(data))
     with caplog.at_level(logging.WARNING, logger="matchmaker.engine.generations"):
         served = index.reader_lexical("result")
+        assert rice.id not in index.reader_index("result")  # the vector side keeps it too: same delta
     assert [i for i, _ in served.top(match_terms(QUERY), 5)] == [bearing.id]  # the old generation
-    assert rice.id in index.reader_index("result")  # the vector side moved on
     assert "result lexical index generation" in caplog.text and "still serving" in caplog.text
+    assert "result vector index generation" in caplog.text
+    assert outbox.reconcile()["repaired"] == 1  # the periodic check rebuilds the side from the database
     fixed = publish("result", **{**RICE, "title": "水稻高产栽培"})
+    ids = {rice.id, fixed.id}
     Session.remove()  # a new request (its own session) sees the generation announced since
-    assert {rice.id, fixed.id} <= {i for i, _ in index.reader_lexical("result").top(match_terms(QUERY), 5)}
+    assert ids <= {i for i, _ in index.reader_lexical("result").top(match_terms(QUERY), 5)}
 
 
 def test_a_web_process_opens_a_new_generation_in_the_background(app, publish, monkeypatch):
@@ -124,7 +132,7 @@ def test_no_generation_yet_means_no_lexical_matches_not_an_error(app):
     assert matches.site_corpus("result").lexical.top(["轴承"], 5) == []
 
 
-def test_each_change_merges_into_the_previous_generation(app, publish, staff, monkeypatch):
+def test_each_change_writes_a_delta_not_a_whole_index(app, publish, staff, monkeypatch):
     bearing = publish("result", **BEARING)
     rice = publish("result", **RICE)
     built = []
@@ -132,35 +140,38 @@ def test_each_change_merges_into_the_previous_generation(app, publish, staff, mo
     monkeypatch.setattr(lexical_store, "write", lambda *a, **k: built.append(a) or real_write(*a, **k))
     lifecycle.close_listing(staff, bearing, CloseReason.WITHDRAWN)
     other = publish("result", **{**RICE, "title": "水稻高产栽培"})
-    assert built == []  # merged, not built from every listing
+    assert built == []  # a delta, not built from every listing
+    assert len(_manifest().deltas) == 3
     merged = index.reader_lexical("result")
-    assert sorted(merged._ids.tolist()) == sorted([rice.id, other.id])
+    assert merged.live_ids().tolist() == sorted([rice.id, other.id])
     assert merged.top(match_terms(QUERY), 5) == BM25Index(
         dict(sorted(index.lexical_documents("result").items()))).top(match_terms(QUERY), 5)
 
 
 def test_a_writer_that_cannot_read_the_previous_generation_builds_from_the_database(app, publish, caplog):
     bearing = publish("result", **BEARING)
-    folder = index.index_dir() / index.lexical_name(_state().path)
+    folder = index.index_dir() / _manifest().base_lexical
     (folder / "meta.json").unlink()
+    index.forget_loaded()  # a worker process started after the damage
     with caplog.at_level(logging.WARNING, logger="matchmaker.matching.index"):
         rice = publish("result", **RICE)
-    assert "building the result lexical index from the database" in caplog.text
+    assert "building the result indexes from the database" in caplog.text
+    assert _manifest().deltas == ()  # a new base, not a delta on the damaged one
     Session.remove()
     assert {i for i, _ in index.reader_lexical("result").top(match_terms(QUERY), 5)} == {bearing.id, rice.id}
 
 
 def test_files_left_by_a_writer_killed_mid_write_are_removed_by_the_next_writer(app, publish):
     publish("result", **BEARING)
-    name = _state().path
-    half_written = index.index_dir() / f".{index.lexical_name(name)}.k1ll3d"
+    stem = _state().path.removesuffix(".gen")
+    half_written = index.index_dir() / f".{stem}.delta.k1ll3d"
     half_written.mkdir()
-    (half_written / "rows.npy").write_bytes(b"\x93NUMPY")
-    half_snapshot = index.index_dir() / f".{name}.d3ad"
-    half_snapshot.write_bytes(b"MMVIDX01")
+    (half_written / "vectors.npy").write_bytes(b"\x93NUMPY")
+    half_manifest = index.index_dir() / f".{stem}.gen.d3ad"
+    half_manifest.write_bytes(b"{")
     publish("result", **RICE)
-    assert not half_written.exists() and not half_snapshot.exists()
-    assert (index.index_dir() / index.lexical_name(_state().path) / "meta.json").exists()
+    assert not half_written.exists() and not half_manifest.exists()
+    assert (index.index_dir() / _manifest().deltas[0][0] / "meta.json").exists()
 
 
 def test_an_unreadable_vector_snapshot_keeps_the_open_one_instead_of_rebuilding_on_the_request(
@@ -181,7 +192,7 @@ def test_an_unreadable_vector_snapshot_keeps_the_open_one_instead_of_rebuilding_
 def test_reconcile_rebuilds_a_damaged_announced_lexical_index_from_the_database(app, publish, caplog):
     ids = {publish("result", **BEARING).id, publish("result", **RICE).id}
     damaged = _state().path
-    weights = index.index_dir() / index.lexical_name(damaged) / "weights.npy"
+    weights = index.index_dir() / _manifest().base_lexical / "weights.npy"
     weights.write_bytes(weights.read_bytes()[:-4])
     with caplog.at_level(logging.WARNING, logger="matchmaker.matching.index"):
         assert outbox.reconcile()["repaired"] == 1
