@@ -6,26 +6,20 @@ from the start and gets its rows when read_upload() has read and checked them, i
 then its page shows the reading job's progress, or why the file could not be read."""
 from __future__ import annotations
 
-import logging
 import re
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from matchmaker import reference
-from matchmaker.core import audit, jobs, permissions, uploads
-from matchmaker.core.errors import Conflict, NotFound, ValidationFailed
+from matchmaker.core import audit, permissions, uploads
+from matchmaker.core.errors import Conflict, ValidationFailed
 from matchmaker.core.money import parse_money
 from matchmaker.deals import contracts
 from matchmaker.imports.formats import EXTRA_CELLS, check_upload, read_table
-from models import Job, JobStatus, Session, User, utcnow
-
-log = logging.getLogger(__name__)
+from models import Job, JobStatus, Session, User
 
 JOB_KIND = "contracts.import"
 READ_JOB = "contracts.read"
@@ -68,24 +62,7 @@ MONEY_FIELDS = ("amount_fen", "tech_amount_fen")
 _DATE_RE = re.compile(r"\A(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?\Z")
 
 
-@dataclass
-class Preview:
-    job_id: int
-    filename: str
-    total: int
-    rows: list[dict[str, Any]] = field(default_factory=list)     # {"row": n, "values": {...}, "errors": {...}}
-    invalid: int = 0
-    read: bool = True  # False while the file is still being read (or could not be)
-    reading: Job | None = None  # the job that reads the file
-
-    @property
-    def valid(self) -> int:
-        return self.total - self.invalid
-
-    @property
-    def being_read(self) -> bool:
-        return not self.read and self.reading is not None and self.reading.status in (JobStatus.QUEUED,
-                                                                                      JobStatus.RUNNING)
+Preview = uploads.UploadPreview
 
 
 def column_header(field_name: str) -> str:
@@ -237,132 +214,42 @@ def preview(user: User, filename: str, data: bytes) -> Preview:
 
 # --- upload and read in the background ----------------------------------------------------------
 
+def _check(params: dict[str, Any], data: bytes, progress: uploads.ReadProgress) -> tuple[list[dict[str, Any]], int]:
+    return _read(params["filename"], data, progress)
+
+
+UPLOADS = uploads.PreviewedUpload("contracts", READ_JOB, JOB_KIND, _check)
+
+
 def upload(user: User, filename: str, data: bytes) -> int:
     """Keep the file and queue the job that reads it; returns the preview's id at once. Only the checks that
     cost nothing (extension, empty file, a workbook's zip directory) refuse a file here."""
     require_importer(user)
-    file_format = check_upload(filename, data)
-    reader = Job(kind=READ_JOB, status=JobStatus.QUEUED, created_by_id=user.id)
-    waiting = Job(kind=JOB_KIND, status=JobStatus.QUEUED, created_by_id=user.id)
-    Session.add_all([reader, waiting])
-    Session.flush()
-    name = f"contracts-{reader.id}.{file_format}"
-    reader.params = uploads.job_params(filename=filename, file=name, preview=waiting.id)
-    waiting.params = {"filename": filename, "read_job": reader.id}
-    uploads.store(name, data)
-    try:
-        Session.commit()
-    except Exception:
-        Session.rollback()
-        uploads.remove(name)
-        raise
-    jobs.dispatch(READ_JOB, reader.id)
-    return waiting.id
+    return UPLOADS.upload(user.id, filename, check_upload(filename, data), data)
 
 
 def read_upload(job_id: int) -> dict[str, Any]:
-    """The job: read and check the stored file and give the preview its rows in one commit, or fail with
-    the reason. Runs again after a killed worker (the task is delivered again)."""
-    params = Session.scalar(sa.select(Job.params).where(Job.id == job_id, Job.kind == READ_JOB))
-    if params is None:
-        return {}
-    with force_locale(uploads.uploader_language(params)):
-        return _read_upload(job_id, params)
-
-
-def _read_upload(job_id: int, params: dict[str, Any]) -> dict[str, Any]:
-    claimed = Session.execute(
-        sa.update(Job).where(Job.id == job_id, Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
-        .values(status=JobStatus.RUNNING, message=_("Reading the file…"))).rowcount
-    if not claimed:
-        Session.rollback()
-        return {}
-    allowed = uploads.start_attempt(Session.get(Job, job_id))
-    Session.commit()
-    if not allowed:
-        return _read_failed(job_id, uploads.too_many_attempts_message())
-    progress = uploads.ReadProgress(job_id)
-    try:
-        rows, invalid = _read(params["filename"], uploads.path(params["file"]).read_bytes(), progress)
-    except Exception as exc:  # whatever stops the reading (Celery's soft time limit too) fails the upload
-        Session.rollback()
-        message = uploads.failure_message(progress, exc)
-        if message is None:
-            log.exception("reading contract import %s failed", job_id)
-            message = uploads.unexpected_message(exc)
-        return _read_failed(job_id, message)
-    finished = Session.execute(
-        sa.update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING)
-        .values(status=JobStatus.DONE, finished_at=utcnow(), done=len(rows), total=len(rows),
-                result={"rows": len(rows), "invalid": invalid})).rowcount
-    waiting = Session.get(Job, params["preview"])
-    if not finished or waiting is None:
-        Session.rollback()
-        return {}
-    waiting.params = {"filename": params["filename"], "read_job": job_id, "rows": rows, "invalid": invalid}
-    waiting.total = len(rows)
-    Session.commit()
-    uploads.remove(params["file"])  # the rows are in the preview now
-    return {"preview": waiting.id, "rows": len(rows), "invalid": invalid}
-
-
-def _read_failed(job_id: int, message: str) -> dict[str, Any]:
-    failed = Session.execute(
-        sa.update(Job).where(Job.id == job_id, Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
-        .values(status=JobStatus.FAILED, message=message, finished_at=utcnow())).rowcount
-    Session.commit()
-    params = Session.scalar(sa.select(Job.params).where(Job.id == job_id)) or {}
-    if params.get("file"):
-        uploads.remove(params["file"])
-    return {"error": message} if failed else {}
+    """The job: read and check the stored file and give the preview its rows in one commit."""
+    return UPLOADS.read_upload(job_id)
 
 
 def fail_stale_reads() -> int:
-    """Fail the reads that can no longer finish: started longer ago than the time limit allows (a killed
-    worker), or taken up by no worker within IMPORT_READ_QUEUE_WAIT. Periodic; returns how many."""
-    now = utcnow()
-    dead = sa.select(Job.id, Job.params, Job.started_at).where(
-        Job.kind == READ_JOB, Job.status == JobStatus.RUNNING,
-        Job.started_at < now - timedelta(seconds=uploads.time_limit() + uploads.STALE_GRACE))
-    unclaimed = sa.select(Job.id, Job.params, Job.started_at).where(
-        Job.kind == READ_JOB, Job.status == JobStatus.QUEUED,
-        Job.created_at < now - timedelta(seconds=uploads.queue_wait()))
-    stale = [*Session.execute(dead), *Session.execute(unclaimed)]
-    Session.rollback()
-    for row in stale:
-        with force_locale(uploads.uploader_language(row.params)):
-            _read_failed(row.id, uploads.stale_message(started=row.started_at is not None))
-    return len(stale)
+    """Periodic: fail the reads that can no longer finish (core.uploads.PreviewedUpload.fail_stale_reads)."""
+    return UPLOADS.fail_stale_reads()
 
 
 def load_preview(user: User, job_id: int) -> Preview:
     require_importer(user)
-    job = Session.get(Job, job_id)
-    if job is None or job.kind != JOB_KIND:
-        raise NotFound(_("This import does not exist."))
-    params = job.params or {}
-    reading = Session.get(Job, params["read_job"]) if params.get("read_job") else None
-    return Preview(job.id, params.get("filename", ""), len(params.get("rows", [])), params.get("rows", []),
-                   int(params.get("invalid", 0)), read="rows" in params, reading=reading)
+    return UPLOADS.load(job_id)
 
 
 def confirm(user: User, job_id: int, valid_only: bool) -> int:
     """Save the previewed rows in one transaction; returns how many contracts were saved."""
     require_importer(user)
-    job = Session.get(Job, job_id)
-    if job is None or job.kind != JOB_KIND:
-        raise NotFound(_("This import does not exist."))
-    if job.status == JobStatus.DONE:
-        raise Conflict(_("This file has already been imported."))
-    params = job.params or {}
-    if "rows" not in params:
-        raise Conflict(_("The file is still being read, or could not be read; there is nothing to import yet."))
-    if params.get("invalid") and not valid_only:
-        raise Conflict(_("Some rows have errors, so nothing was saved. Fix the file and upload it again, or "
-                         "import the valid rows only."))
+    job, rows = UPLOADS.rows_to_confirm(job_id, valid_only)
     good: list[dict[str, Any]] = []
     skipped = 0
-    for row in params.get("rows", []):
+    for row in rows:
         if row["errors"]:
             skipped += 1
             continue
@@ -374,9 +261,8 @@ def confirm(user: User, job_id: int, valid_only: bool) -> int:
                 raise Conflict(_("Row %(row)s is no longer valid (%(message)s); nothing was saved.",
                                  row=row["row"], message=exc.message)) from None
             skipped += 1
-    saved = len(save_rows(user, good, skipped, {"filename": params.get("filename")}, job))
-    job.status, job.done, job.finished_at = JobStatus.DONE, saved, utcnow()
-    job.result = {"saved": saved, "skipped": skipped}
+    saved = len(save_rows(user, good, skipped, {"filename": (job.params or {}).get("filename")}, job))
+    UPLOADS.finish(job, saved, skipped)
     Session.commit()
     return saved
 

@@ -91,6 +91,10 @@ class ImportForm(FlaskForm):
     validate_all = BooleanField(_l("Mark the imported registrations as validated"))
 
 
+class ConfirmImportForm(FlaskForm):
+    valid_only = BooleanField(_l("Import the valid rows only and skip the rows with errors"))
+
+
 class RequestForm(FlaskForm):
     requester_id = HiddenField()
     recipient_id = HiddenField()

@@ -91,14 +91,21 @@ def _xlsx(rows: list[list[str]]) -> bytes:
     return out.getvalue()
 
 
+def _import(world, filename: str, data: bytes, validate: bool = False, valid_only: bool = False):
+    """Upload (the read runs at once: JOBS_SYNC), then confirm what the preview holds."""
+    job_id = participant_import.upload(world.staff, world.fair.id, filename, data, validate=validate)
+    preview = participant_import.load_preview(world.staff, world.fair.id, job_id)
+    assert preview.read, preview.reading.message if preview.reading else None
+    return preview, participant_import.confirm(world.staff, world.fair.id, job_id, valid_only)
+
+
 def test_import_registers_every_row(make, world):
     researcher = make.user(Role.RESEARCHER)
     result = make.result(owner=researcher, title="高强度镁合金")
     data = _xlsx([["陈研究员", "chen@example.cn", "", "研究员", researcher.organization.name, "成果方",
                    "高强度镁合金", "", "上午"],
                   ["赵总", "zhao@example.cn", "", "", world.enterprise.organization.name, "需求方", "", "", ""]])
-    outcome = participant_import.import_participants(world.staff, world.fair.id, "participants.xlsx", data,
-                                                     validate=True)
+    _preview, outcome = _import(world, "participants.xlsx", data, validate=True)
     assert outcome.created == 2
     chen = Session.query(FairParticipant).filter_by(email="chen@example.cn").one()
     assert chen.status == "validated" and chen.listings[0].result_id == result.id
@@ -118,18 +125,22 @@ def test_import_with_a_bad_row_saves_nothing(make, world, cells, message):
     for index, value in cells.items():
         bad[index] = value
     csv = "\n".join(",".join(r) for r in [participant_import.TEMPLATE_HEADER, good, bad]).encode("utf-8")
-    with pytest.raises(participant_import.ImportRejected) as exc:
-        participant_import.import_participants(world.staff, world.fair.id, "p.csv", csv)
-    assert list(exc.value.rows) == [3]
-    assert message in " ".join(exc.value.rows[3])
+    job_id = participant_import.upload(world.staff, world.fair.id, "p.csv", csv)
+    preview = participant_import.load_preview(world.staff, world.fair.id, job_id)
+    assert [r["row"] for r in preview.rows if r["errors"]] == [3]
+    assert message in " ".join(preview.rows[1]["errors"])
+    with pytest.raises(Conflict, match="Some rows have errors"):
+        participant_import.confirm(world.staff, world.fair.id, job_id, valid_only=False)
     assert Session.query(FairParticipant).count() == 2
+    assert participant_import.confirm(world.staff, world.fair.id, job_id, valid_only=True).created == 1
+    assert Session.query(FairParticipant).filter_by(email="chen@example.cn").count() == 1
 
 
 def test_dates_in_the_sheet_mean_every_session_that_day(make, world):
     csv = "\n".join(",".join(r) for r in [participant_import.TEMPLATE_HEADER, [
         "钱工", "qian@example.cn", "", "", world.enterprise.organization.name, "enterprise", "", "",
         date(2031, 5, 20).isoformat()]]).encode("utf-8")
-    participant_import.import_participants(world.staff, world.fair.id, "p.csv", csv)
+    _import(world, "p.csv", csv)
     qian = Session.query(FairParticipant).filter_by(email="qian@example.cn").one()
     assert len(qian.availability) == 2
 

@@ -8,9 +8,10 @@ from flask_login import current_user, login_required
 from matchmaker.core import permissions
 from matchmaker.core.errors import DomainError, ValidationFailed
 from matchmaker.core.form_fields import apply_errors, form_id
-from matchmaker.core.web import act, download, require
+from matchmaker.core.web import act, download, or_404, require
 from matchmaker.fairs import fairs, participant_import
 from matchmaker.fairs.forms import (
+    ConfirmImportForm,
     ImportForm,
     RegistrationForm,
     parse_availability,
@@ -132,24 +133,49 @@ def availability(participant_id: int):
 def import_participants(fair_id: int):
     fair = _staff_fair(fair_id)
     form = ImportForm()
-    rows: dict[int, list[str]] = {}
     if form.validate_on_submit():
         upload = form.file.data
         try:
-            done = participant_import.import_participants(current_user, fair.id, upload.filename or "", upload.read(),
-                                                   validate=form.validate_all.data)
-        except participant_import.ImportRejected as exc:
-            Session.rollback()
-            form.form_errors.append(exc.message)
-            rows = exc.rows
+            job_id = participant_import.upload(current_user, fair.id, upload.filename or "", upload.read(),
+                                               validate=form.validate_all.data)
         except DomainError as exc:
             Session.rollback()
-            form.form_errors.append(exc.message)
+            form.file.errors = [*form.file.errors, exc.message]
         else:
-            flash(_("%(n)s participants imported.", n=done.created), "success")
-            return redirect(url_for("fairs.participants", fair_id=fair.id))
-    return render_template("fairs/import.html", fair=fair, form=form, rows=rows,
-                           header=participant_import.TEMPLATE_HEADER)
+            return redirect(url_for("fairs.import_preview", fair_id=fair.id, job_id=job_id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("fairs/import.html", fair=fair, form=form,
+                           header=participant_import.TEMPLATE_HEADER), status
+
+
+@bp.get("/<int:fair_id>/import/<int:job_id>")
+@login_required
+def import_preview(fair_id: int, job_id: int):
+    fair = _staff_fair(fair_id)
+    preview = or_404(participant_import.load_preview, current_user, fair.id, job_id)
+    return render_template("fairs/import_preview.html", fair=fair, preview=preview, form=ConfirmImportForm(),
+                           job=preview.reading, reading=preview.being_read, **_labels())
+
+
+@bp.post("/<int:fair_id>/import/<int:job_id>/confirm")
+@login_required
+def import_confirm(fair_id: int, job_id: int):
+    fair = _staff_fair(fair_id)
+    form = ConfirmImportForm()
+    done = act(participant_import.confirm, current_user, fair.id, job_id, bool(form.valid_only.data))
+    if done is None:
+        return redirect(url_for("fairs.import_preview", fair_id=fair.id, job_id=job_id))
+    flash(_("%(n)s participants imported.", n=done.created), "success")
+    return redirect(url_for("fairs.participants", fair_id=fair.id))
+
+
+@bp.post("/<int:fair_id>/import/<int:job_id>/discard")
+@login_required
+def import_discard(fair_id: int, job_id: int):
+    fair = _staff_fair(fair_id)
+    if act(participant_import.discard, current_user, fair.id, job_id, success=_("The upload was discarded.")) is None:
+        return redirect(url_for("fairs.import_preview", fair_id=fair.id, job_id=job_id))
+    return redirect(url_for("fairs.import_participants", fair_id=fair.id))
 
 
 @bp.get("/<int:fair_id>/import/template.csv")
