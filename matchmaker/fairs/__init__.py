@@ -14,4 +14,4 @@ def init_app(app: Flask) -> None:
     jobs.register(app, "fairs.expire_requests", meetings.expire_requests, every=900)
     jobs.register(app, participant_import.READ_JOB, participant_import.read_upload,
                   time_limit=app.config["IMPORT_READ_TIME_LIMIT"])
-    jobs.register(app, "fairs.fail_stale_participant_reads", participant_import.fail_stale_reads, every=60)
+    jobs.register(app, "fairs.fail_stale_reads", participant_import.fail_stale_reads, every=60)
