@@ -56,7 +56,7 @@ test-fast: install model translations
 
 bench: install model
 	@if [ -n "$(BENCH)" ]; then $(PY) benchmarks/$(BENCH).py; \
-	else for b in embed query pipeline stats scheduler lexical deltas; do [ -f benchmarks/$$b.py ] && $(PY) benchmarks/$$b.py; done; fi
+	else for b in embed query pipeline stats scheduler lexical deltas upload scale; do [ -f benchmarks/$$b.py ] && $(PY) benchmarks/$$b.py; done; fi
 
 lint: install
 	$(VENV)/bin/ruff check matchmaker models workers scripts tests benchmarks
