@@ -100,6 +100,7 @@ def validate(data: ContractInput, contract_id: int | None = None, today: date | 
     """Check every rule; return the column values or raise ValidationFailed({field: [messages]})."""
     _fill_party(data, "seller")
     _fill_party(data, "buyer")
+    _fill_from_deal(data)
     errors: dict[str, list[str]] = {}
 
     def fail(field: str, message: str) -> None:
@@ -153,6 +154,17 @@ def validate(data: ContractInput, contract_id: int | None = None, today: date | 
     )
     values["seller_party_type"] = reference.party_type(values["seller_entity_type"])
     return values
+
+
+def _fill_from_deal(data: ContractInput) -> None:
+    """A contract on a deal belongs to the deal's thread: the listings and the fair left empty are the
+    deal's, so the fair report and the statistics count it where the deal came from (a value given is kept)."""
+    deal = Session.get(Deal, data.deal_id) if data.deal_id else None
+    if deal is None:
+        return
+    for name in ("result_id", "need_id", "fair_id"):
+        if not getattr(data, name) and getattr(deal, name) is not None:
+            setattr(data, name, getattr(deal, name))
 
 
 def _number_taken(number: str, contract_id: int | None) -> bool:

@@ -442,9 +442,13 @@ def get_for(user: Any, intro_id: int) -> Introduction:
     return intro
 
 
-def organizations_for_broker() -> list[tuple[int, str]]:
-    rows = Session.execute(sa.select(Organization.id, Organization.name).order_by(Organization.name))
-    return [(org_id, name) for org_id, name in rows]
+def request_target(user: Any, kind: str, listing_id: int) -> ResearchResult | TechNeed:
+    """The listing the user is filling in a request for (the form shown again while a broker looks up
+    the organization they act for); NotFound unless the user may request an introduction to it."""
+    listing = _listing(kind, listing_id)
+    if not listing_state(user, listing)["can_request"]:
+        raise NotFound(_("This listing does not exist."))
+    return listing
 
 
 # --- reminders and expiry ---------------------------------------------------------------------

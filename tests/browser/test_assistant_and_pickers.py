@@ -104,3 +104,31 @@ def test_the_funnel_legend_names_each_bar(live_server, browser):
     legend = page.evaluate("Chart.getChart(document.querySelector('canvas[data-chart=funnel]'))"
                            ".data.datasets.map(d => d.label)")
     assert legend == stages and len(set(legend)) == len(legend) > 2
+
+
+def test_a_broker_picks_the_side_they_act_for_as_they_type(live_server, browser):
+    """The introduction form's "On behalf of" is the type-ahead picker: typing shows the matching
+    organizations, choosing one fills the field, and the request goes out for that organization."""
+    from models import Introduction
+
+    with live_server.app.app_context():
+        staff = factories.user(Role.STAFF)
+        result = factories.result(status=ListingStatus.PENDING, title="陶瓷粉体烧结技术")
+        lifecycle.approve_listing(staff, result)
+        firm = factories.org(OrgKind.ENTERPRISE, name="德化陶瓷有限公司")
+        cookie = live_server.session_cookie(factories.user(Role.BROKER), lang="zh")
+        result_id, firm_id = result.id, firm.id
+    context = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 844})
+    context.add_cookies([cookie])
+    page = context.new_page()
+    page.goto(live_server.url(f"/result/{result_id}"))
+    box = page.locator("#introduction")
+    assert box.locator("select").count() == 0
+    box.locator("#counterpart_org_id-q").press_sequentially("德化")
+    box.get_by_role("button", name="德化陶瓷有限公司").click()
+    expect(box.locator("#counterpart_org_id-chosen")).to_have_text("德化陶瓷有限公司")
+    box.locator("textarea[name=message]").fill("替德化陶瓷询问试用条件。")
+    box.get_by_role("button", name="申请对接").click()
+    expect(page.locator(".flash")).to_contain_text("已")
+    with live_server.app.app_context():
+        assert Session.query(Introduction).one().counterpart_org_id == firm_id

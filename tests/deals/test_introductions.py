@@ -233,3 +233,37 @@ def test_an_enterprise_declines_a_research_side_with_reasons_worded_for_the_rese
     page = client.get(f"/introductions/{intro.id}?lang=en").get_data(as_text=True)
     reason = page[page.index('id="decline-reason"'):]
     assert "The company did not see the benefit over what it uses now; a comparison may help." in reason
+
+
+def test_a_broker_finds_the_side_they_act_for_by_name_without_javascript(client, auth, make, people, secret):
+    """The "On behalf of" choice is a picker, not a list of every organization: the Find button posts the
+    form back, the matches come as choices with the message kept, and nothing is sent until chosen."""
+    from models import OrgKind
+
+    make.org(OrgKind.ENTERPRISE, name="德化陶瓷有限公司")
+    wanted = make.org(OrgKind.ENTERPRISE, name="德化白瓷 100% “精品”厂")
+    auth.login(people["broker"])
+    page = client.get(f"/result/{secret.id}?lang=en").get_data(as_text=True)
+    assert 'name="counterpart_org_id__q"' in page and '<select id="counterpart_org_id"' not in page
+    assert people["firm"].name not in page  # organizations are not listed on the page
+
+    found = ask(client, secret, message="替企业询问试用条件", _pick="counterpart_org_id",
+                counterpart_org_id__q="100% “精品”")
+    body = found.get_data(as_text=True)
+    assert found.status_code == 200
+    assert f'value="{wanted.id}"' in body and "德化陶瓷有限公司" not in body  # quotes and % taken literally
+    assert "替企业询问试用条件" in body and secret.title in body
+    assert Session.query(Introduction).count() == 0
+
+    none = ask(client, secret, _pick="counterpart_org_id", counterpart_org_id__q="没有这家")
+    assert "Nothing matches" in none.get_data(as_text=True)
+
+    assert ask(client, secret, counterpart_org_id=str(wanted.id)).status_code == 302
+    assert Session.query(Introduction).one().counterpart_org_id == wanted.id
+
+
+def test_the_broker_picker_does_not_show_a_listing_that_cannot_be_requested(client, auth, make, people):
+    draft = make.result(owner=people["researcher"], status="draft", title="尚未发布的成果")
+    auth.login(people["broker"])
+    response = ask(client, draft, _pick="counterpart_org_id", counterpart_org_id__q="德化")
+    assert response.status_code == 404

@@ -8,9 +8,10 @@ from openpyxl import load_workbook
 
 from matchmaker.core.errors import Conflict
 from matchmaker.fairs import meetings, report
-from models import Role, Session
+from models import Contract, Role, Session
 from models.deals import Deal
 from models.fairs import ParticipantType
+from tests.fairs.conftest import build_fair
 
 
 def test_outcome_opens_one_deal_per_meeting_and_moves_it_forward(world):
@@ -63,7 +64,7 @@ def test_report_counts_the_funnel_no_shows_and_contract_value(make, world):
     assert book.worksheets[1].max_row == 3
 
 
-def _linked_contract(fair_id: int, amount_fen: int, deal_id: int | None = None) -> None:
+def _linked_contract(fair_id: int | None, amount_fen: int, deal_id: int | None = None) -> None:
     from matchmaker.deals import contracts
 
     data = contracts.ContractInput(
@@ -103,3 +104,27 @@ def test_report_tells_outcomes_at_the_fair_from_contracts_registered_afterwards(
     assert "Registered contracts linked to the deals of these meetings: 1, ¥300,000." in page
     zh = client.get(f"/fairs/{world.fair.id}/report?lang=zh").get_data(as_text=True)
     assert "会上记录的结果：签约" in zh and "关联本会登记的技术合同" in zh
+
+
+def test_a_contract_registered_on_the_deal_alone_counts_for_the_fair_once(make, world):
+    """A clerk picks the deal but leaves the fair empty (the contract form's deal picker, an import): the
+    contract follows its deal's thread, so the fair report counts it as the fair's, once."""
+    meeting = meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    meetings.record_outcome(world.staff, meeting.id, "contract")
+    deal = Session.query(Deal).one()
+    _linked_contract(None, 60_000_000, deal_id=deal.id)
+    contract = Session.query(Contract).one()
+    assert (contract.fair_id, contract.result_id, contract.need_id) == (world.fair.id, deal.result_id, deal.need_id)
+    f = report.figures(world.fair.id)
+    assert (f.contracts, f.contract_amount_fen) == (1, 60_000_000)
+    assert (f.contracts_from_meetings, f.contracts_from_meetings_amount_fen) == (1, 60_000_000)
+
+
+def test_a_fair_chosen_by_the_clerk_is_kept_over_the_deals(make, world):
+    meeting = meetings.create_meeting(world.staff, world.research.id, world.company.id)
+    meetings.record_outcome(world.staff, meeting.id, "intention")
+    deal = Session.query(Deal).one()
+    _, other_fair = build_fair(make, name="另一场对接会")
+    _linked_contract(other_fair.id, 10_000_000, deal_id=deal.id)
+    assert Session.query(Contract).one().fair_id == other_fair.id
+    assert report.figures(world.fair.id).contracts == 0

@@ -252,3 +252,28 @@ def test_fair_suggestions_show_the_same_estimate_as_the_listing_pages(client, au
     fair_page = client.get(f"/fairs/{world.fair.id}/suggestions").get_data(as_text=True)
     card = fair_page[fair_page.index(f'id="suggestion-{world.research.id}"'):]
     assert re.search(r'class="match-score[^"]*"[^>]*>(\d+)%', card).group(1) == shown
+
+
+def test_staff_register_someone_choosing_the_organization_by_name(client, auth, make, world):
+    """Staff look the participant's organization up with the picker (the Find button without JavaScript),
+    then register the person for it; the page never lists every organization."""
+    from models import FairParticipant, OrgKind
+
+    firm = make.org(OrgKind.ENTERPRISE, name="安溪茶叶机械有限公司")
+    make.org(OrgKind.ENTERPRISE, name="南安石材有限公司")
+    auth.login(world.staff)
+    page = client.get(f"/fairs/{world.fair.id}/register?lang=en").get_data(as_text=True)
+    assert 'name="organization_id__q"' in page and "南安石材有限公司" not in page
+    form = {"name": "苏厂长", "email": "su@tea.cn", "participant_type": "enterprise",
+            "sessions": [str(s.id) for s in world.fair.sessions]}
+    found = client.post(f"/fairs/{world.fair.id}/register?lang=en",
+                        data={**form, "_pick": "organization_id", "organization_id__q": "茶叶"})
+    body = found.get_data(as_text=True)
+    assert found.status_code == 200
+    assert f'name="organization_id" value="{firm.id}"' in body and "南安石材有限公司" not in body
+    assert 'value="苏厂长"' in body  # what was typed is kept
+    assert Session.query(FairParticipant).filter_by(email="su@tea.cn").count() == 0  # nothing saved yet
+    done = client.post(f"/fairs/{world.fair.id}/register?lang=en", data={**form, "organization_id": str(firm.id)})
+    assert done.status_code == 302
+    person = Session.query(FairParticipant).filter_by(email="su@tea.cn").one()
+    assert person.organization_id == firm.id

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.datastructures import FileStorage
 
+from matchmaker.core import pickers
 from matchmaker.core.errors import DomainError, NotAllowed, NotFound, ValidationFailed
 from matchmaker.core.form_fields import apply_errors, form_id
 from matchmaker.core.web import act, flash_errors, local_url, or_404
@@ -20,7 +21,6 @@ from matchmaker.deals.forms import (
     MeetingForm,
     MessageForm,
 )
-from models import Role
 
 bp = Blueprint("introductions", __name__, url_prefix="/introductions")
 
@@ -36,10 +36,7 @@ def _listing_helpers() -> dict[str, Any]:
                           counterpart_listing_id: int | None = None) -> IntroductionRequestForm:
         form = IntroductionRequestForm(formdata=None, kind=kind, listing_id=listing.id, origin=origin,
                                        counterpart_listing_id=counterpart_listing_id or "", next=request.full_path)
-        form.counterpart_org_id.choices = [("", "—")]
-        if current_user.is_authenticated and (current_user.role == Role.BROKER or current_user.is_staff):
-            form.counterpart_org_id.choices += [(oid, name) for oid, name in introductions.organizations_for_broker()
-                                                if oid != listing.organization_id]
+        form.counterpart_org_id.choices = [("", "—")]  # chosen through a picker (core.pickers)
         return form
 
     return {"introduction_state": introduction_state, "introduction_form": introduction_form,
@@ -57,11 +54,21 @@ def index():
                            message_counts=conversation.message_counts(accepted))
 
 
+REQUEST_PICKERS = {"counterpart_org_id": "organization"}
+
+
 @bp.post("/request")
 @login_required
 def request_introduction():
     form = IntroductionRequestForm()
     form.counterpart_org_id.choices = [("", "—")]
+    picks = pickers.from_request(request.form, REQUEST_PICKERS, current_user)
+    if picks is not None:  # a broker looked up the organization they act for, without JavaScript
+        listing = or_404(introductions.request_target, current_user, form.kind.data or "",
+                         form_id(form.listing_id.data) or 0)
+        chosen = pickers.chosen("organization", current_user, form.counterpart_org_id.data)
+        return render_template("introductions/request.html", form=form, listing=listing, picks=picks,
+                               chosen=chosen)
     back = local_url(form.next.data, url_for("introductions.index"))
     if not form.validate():
         for field in (form.message, form.counterpart_org_id):

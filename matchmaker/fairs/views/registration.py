@@ -5,7 +5,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from matchmaker.core import permissions
+from matchmaker.core import permissions, pickers
 from matchmaker.core.errors import DomainError, ValidationFailed
 from matchmaker.core.form_fields import apply_errors, form_id
 from matchmaker.core.web import act, download, or_404, require
@@ -17,7 +17,7 @@ from matchmaker.fairs.forms import (
     parse_availability,
 )
 from matchmaker.fairs.views._common import _back, _fair, _labels, _participant, _staff, _staff_fair, bp
-from models import Organization, Session
+from models import Session
 
 
 def _registration_form(fair) -> RegistrationForm:
@@ -25,8 +25,7 @@ def _registration_form(fair) -> RegistrationForm:
     form.participant_type.choices = [(t, fairs.participant_type_label(t)) for t in fair.participant_types or []]
     staff = permissions.is_staff(current_user)
     if staff:
-        orgs = Session.query(Organization).order_by(Organization.name).all()
-        form.organization_id.choices = [("", "—")] + [(o.id, o.name) for o in orgs]
+        form.organization_id.choices = [("", "—")]  # chosen through a picker (core.pickers)
     else:
         org = current_user.organization
         form.organization_id.choices = [(org.id, org.name)] if org else []
@@ -45,13 +44,20 @@ def _registration_form(fair) -> RegistrationForm:
     return form
 
 
+REGISTRATION_PICKERS = {"organization_id": "organization"}
+
+
 @bp.route("/<int:fair_id>/register", methods=["GET", "POST"])
 @login_required
 def register(fair_id: int):
     fair = _fair(fair_id)
     require("fair.register")
     form = _registration_form(fair)
-    if form.validate_on_submit():
+    staff = permissions.is_staff(current_user)
+    # Staff register anyone: they look the organization up by name (the Find button posts the form back).
+    picks = pickers.from_request(request.form, REGISTRATION_PICKERS, current_user) \
+        if staff and request.method == "POST" else None
+    if picks is None and form.validate_on_submit():
         new = []
         if form.new_kind.data and (form.new_title.data or "").strip():
             new = [(form.new_kind.data, form.new_title.data, form.new_summary.data or "")]
@@ -71,7 +77,9 @@ def register(fair_id: int):
         else:
             flash(_("Registered. Staff will validate the registration."), "success")
             return redirect(url_for("fairs.detail", fair_id=fair.id))
-    return render_template("fairs/register.html", fair=fair, form=form)
+    chosen = pickers.chosen("organization", current_user, form.organization_id.data) if staff else None
+    return render_template("fairs/register.html", fair=fair, form=form, staff=staff, picks=picks or {},
+                           chosen=chosen)
 
 
 @bp.get("/<int:fair_id>/participants")
