@@ -145,3 +145,26 @@ def test_staff_pick_the_organization_a_listing_is_filed_for(client, auth, people
     assert need.organization_id == people["firm"].id
     edit = client.get(f"/need/{need.id}/edit?lang=en").get_data(as_text=True)
     assert "Chosen:" in edit and people["firm"].name in edit
+
+
+def test_a_broker_picks_only_the_deals_on_their_board(client, auth, make, people):
+    """Another broker's deal (its result and buyer) stays off a broker's picker, as it is off their
+    board; unassigned deals and their own are found."""
+    from matchmaker.deals import deals as deal_service
+
+    result = make.result(owner=people["researcher"], title="稀土永磁电机回收工艺")
+    theirs = deal_service.open_deal(result.id, None, people["uni"].id, people["firm"].id,
+                                    people["other_broker"].id, "offline")
+    mine = deal_service.open_deal(result.id, None, people["uni"].id, people["other_firm"].id,
+                                  people["broker"].id, "offline")
+    queued = deal_service.open_deal(result.id, None, people["uni"].id, make.org(OrgKind.ENTERPRISE).id,
+                                    None, "offline")
+    Session.commit()
+    auth.login(people["broker"])
+    found = [item["id"] for item in client.get("/pick/deal?q=稀土永磁").get_json()["items"]]
+    assert len({theirs.id, mine.id, queued.id}) == 3
+    assert mine.id in found and queued.id in found
+    assert theirs.id not in found
+    assert theirs.id not in [item["id"] for item in client.get(f"/pick/deal?q={theirs.id}").get_json()["items"]]
+    auth.login(people["staff"])
+    assert theirs.id in [item["id"] for item in client.get("/pick/deal?q=稀土永磁").get_json()["items"]]
