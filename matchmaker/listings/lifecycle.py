@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 
 from matchmaker.core import audit, mail, permissions, webhooks
 from matchmaker.core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
+from matchmaker.core.form_fields import form_id
 from matchmaker.listings.events import listing_changed
 from matchmaker.listings.search import local_today
 from matchmaker.reference import (
@@ -348,9 +349,14 @@ def _require(user: Any, action: str, listing: Any = None) -> None:
 def _owning_organization(user: User, kind: str, organization_id: int | None) -> int:
     if permissions.is_staff(user):
         org_id = organization_id or user.organization_id
-        if org_id is None or Session.get(Organization, org_id) is None:
+        org = Session.get(Organization, org_id) if form_id(org_id) is not None else None
+        if org is None:
             raise ValidationFailed({"organization_id": [_("Choose the organization this listing belongs to.")]})
-        return org_id
+        if org.kind not in OWNER_ORG_KINDS[kind]:
+            raise ValidationFailed({"organization_id": [
+                _("Choose a university or institute: research results belong to a university or institute.")
+                if kind == "result" else _("Choose an enterprise: technical needs belong to an enterprise.")]})
+        return org.id
     org = user.organization
     if org is None or org.kind not in OWNER_ORG_KINDS[kind]:
         raise NotAllowed(_("Only members of a university or institute list research results, and only "
