@@ -98,7 +98,8 @@ def _deal_query(viewer: Any, text: str) -> Any:
             .join(seller, seller.id == Deal.seller_org_id).join(buyer, buyer.id == Deal.buyer_org_id)
             .where(sa.or_(_contains(ResearchResult.title, text), _contains(sa.func.coalesce(TechNeed.title, ""), text),
                           _contains(seller.name, text), _contains(buyer.name, text)))
-            .order_by(Deal.id.desc()))
+            .order_by(Deal.id.desc())
+            .options(sa.orm.selectinload(Deal.result), sa.orm.selectinload(Deal.buyer_org)))
     if not permissions.is_staff(viewer):
         # A broker picks the deals of their board only: their own and the unassigned queue.
         stmt = stmt.where(sa.or_(Deal.broker_id == viewer.id, Deal.broker_id.is_(None)))
@@ -106,8 +107,7 @@ def _deal_query(viewer: Any, text: str) -> Any:
 
 
 def _label_deal(row: Deal) -> Pick:
-    buyer = Session.get(Organization, row.buyer_org_id)
-    return Pick(row.id, row.result.title, f"#{row.id} · {buyer.name if buyer else ''}")
+    return Pick(row.id, row.result.title, f"#{row.id} · {row.buyer_org.name if row.buyer_org else ''}")
 
 
 def _fair_query(_viewer: Any, text: str) -> Any:

@@ -313,19 +313,10 @@ def test_a_request_larger_than_the_site_takes_is_refused_in_words(app, client, a
 
 def _statements_to_show(client, intro) -> int:
     """How many SQL statements the introduction page runs."""
-    import sqlalchemy as sa
+    from tests.sql_count import statements
 
-    engine = Session.get_bind()
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args) -> None:
-        seen.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements() as seen:
         assert client.get(f"/introductions/{intro.id}?lang=en").status_code == 200
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
     return len(seen)
 
 

@@ -168,3 +168,27 @@ def test_a_broker_picks_only_the_deals_on_their_board(client, auth, make, people
     assert theirs.id not in [item["id"] for item in client.get(f"/pick/deal?q={theirs.id}").get_json()["items"]]
     auth.login(people["staff"])
     assert theirs.id in [item["id"] for item in client.get("/pick/deal?q=稀土永磁").get_json()["items"]]
+
+
+def test_the_deal_picker_runs_as_many_queries_for_twenty_deals_as_for_two(client, auth, make, people):
+    from matchmaker.deals import deals as deal_service
+    from tests.sql_count import statements
+
+    def open_deals(n: int) -> None:
+        for _ in range(n):
+            result = make.result(owner=people["researcher"], title="碳化硅功率器件封装")
+            deal_service.open_deal(result.id, None, people["uni"].id, make.org(OrgKind.ENTERPRISE).id, None, "offline")
+        Session.commit()
+
+    def statements_for_search() -> int:
+        with statements() as seen:
+            assert len(client.get("/pick/deal?q=碳化硅").get_json()["items"]) == Session.query(Deal).count()
+        return len(seen)
+
+    from models import Deal
+
+    auth.login(people["staff"])
+    open_deals(2)
+    few = statements_for_search()
+    open_deals(18)
+    assert statements_for_search() == few
