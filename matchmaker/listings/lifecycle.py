@@ -21,7 +21,6 @@ from flask_babel import lazy_gettext as _l
 
 from matchmaker.core import audit, mail, permissions, webhooks
 from matchmaker.core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
-from matchmaker.core.form_fields import form_id
 from matchmaker.listings.events import listing_changed
 from matchmaker.listings.search import local_today
 from matchmaker.reference import (
@@ -36,6 +35,7 @@ from matchmaker.reference import (
     division_section,
 )
 from models import (
+    MAX_ID,
     CloseReason,
     ListingStatus,
     Notification,
@@ -349,7 +349,7 @@ def _require(user: Any, action: str, listing: Any = None) -> None:
 def _owning_organization(user: User, kind: str, organization_id: int | None) -> int:
     if permissions.is_staff(user):
         org_id = organization_id or user.organization_id
-        org = Session.get(Organization, org_id) if form_id(org_id) is not None else None
+        org = Session.get(Organization, org_id) if isinstance(org_id, int) and 0 < org_id <= MAX_ID else None
         if org is None:
             raise ValidationFailed({"organization_id": [_("Choose the organization this listing belongs to.")]})
         if org.kind not in OWNER_ORG_KINDS[kind]:
