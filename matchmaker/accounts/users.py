@@ -215,6 +215,9 @@ def set_role(actor: User, user_id: int, role: str) -> User:
     user = _managed_user(actor, user_id)
     if role not in tuple(Role):
         raise ValidationFailed({"role": [_("Choose one of the roles offered.")]})
+    if user.org_role == "service" and role != user.role:
+        # An organization token acts with its ordinary members' role, never more.
+        raise ValidationFailed({"role": [_("The account of an organization's API tokens keeps its members' role.")]})
     changes = audit.apply(user, {"role": role})
     if changes:
         audit.record(actor.id, "user.role", user, changes)

@@ -93,17 +93,21 @@ def _deal_query(viewer: Any, text: str) -> Any:
         return None
     seller = sa.orm.aliased(Organization)
     buyer = sa.orm.aliased(Organization)
-    return (sa.select(Deal).join(ResearchResult, ResearchResult.id == Deal.result_id)
+    stmt = (sa.select(Deal).join(ResearchResult, ResearchResult.id == Deal.result_id)
             .outerjoin(TechNeed, TechNeed.id == Deal.need_id)
             .join(seller, seller.id == Deal.seller_org_id).join(buyer, buyer.id == Deal.buyer_org_id)
             .where(sa.or_(_contains(ResearchResult.title, text), _contains(sa.func.coalesce(TechNeed.title, ""), text),
                           _contains(seller.name, text), _contains(buyer.name, text)))
-            .order_by(Deal.id.desc()))
+            .order_by(Deal.id.desc())
+            .options(sa.orm.selectinload(Deal.result), sa.orm.selectinload(Deal.buyer_org)))
+    if not permissions.is_staff(viewer):
+        # A broker picks the deals of their board only: their own and the unassigned queue.
+        stmt = stmt.where(sa.or_(Deal.broker_id == viewer.id, Deal.broker_id.is_(None)))
+    return stmt
 
 
 def _label_deal(row: Deal) -> Pick:
-    buyer = Session.get(Organization, row.buyer_org_id)
-    return Pick(row.id, row.result.title, f"#{row.id} · {buyer.name if buyer else ''}")
+    return Pick(row.id, row.result.title, f"#{row.id} · {row.buyer_org.name if row.buyer_org else ''}")
 
 
 def _fair_query(_viewer: Any, text: str) -> Any:

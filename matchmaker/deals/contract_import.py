@@ -201,17 +201,6 @@ def _read(filename: str, data: bytes, progress: uploads.ReadProgress | None = No
     return rows, sum(1 for r in rows if r["errors"])
 
 
-def preview(user: User, filename: str, data: bytes) -> Preview:
-    """Read and check every row at once; nothing is saved but the preview (a Job row) until confirmation."""
-    require_importer(user)
-    rows, invalid = _read(filename, data)
-    job = Job(kind=JOB_KIND, status=JobStatus.QUEUED, total=len(rows), created_by_id=user.id,
-              params={"filename": filename, "rows": rows, "invalid": invalid})
-    Session.add(job)
-    Session.commit()
-    return Preview(job.id, filename, len(rows), rows, invalid)
-
-
 # --- upload and read in the background ----------------------------------------------------------
 
 def _check(params: dict[str, Any], data: bytes, progress: uploads.ReadProgress) -> tuple[list[dict[str, Any]], int]:

@@ -369,10 +369,5 @@ def for_deal(deal_id: int) -> list[Contract]:
     return list(Session.scalars(sa.select(Contract).where(Contract.deal_id == deal_id).order_by(Contract.id)))
 
 
-def organization_choices() -> list[tuple[int, str]]:
-    return [(oid, name) for oid, name in Session.execute(
-        sa.select(Organization.id, Organization.name).order_by(Organization.name))]
-
-
 def as_dict(data: ContractInput) -> dict[str, Any]:
     return asdict(data)

@@ -9,6 +9,7 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import current_app
 from flask_babel import gettext as _
 
@@ -104,7 +105,9 @@ def thread(user: Any, intro: Introduction) -> Thread | None:
     if intro.status != IntroductionStatus.ACCEPTED or not can_take_part(user, intro):
         return None
     messages = list(Session.scalars(sa.select(IntroductionMessage).where(
-        IntroductionMessage.introduction_id == intro.id).order_by(IntroductionMessage.id)))
+        IntroductionMessage.introduction_id == intro.id).order_by(IntroductionMessage.id)
+        .options(so.selectinload(IntroductionMessage.author),
+                 so.selectinload(IntroductionMessage.attachments).selectinload(IntroductionAttachment.uploaded_by))))
     files = [f for m in messages for f in m.attachments]
     deal = deal_of(intro)
     open_deal = deal is not None and deal.stage != DealStage.LOST

@@ -194,7 +194,7 @@ def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray],
                 np.save(handle, np.ascontiguousarray(arrays[name]), allow_pickle=False)
                 handle.flush()
                 os.fsync(handle.fileno())
-            digests[name] = _digest(file)
+            digests[name] = file_sha256(file)
         meta = {"format": FORMAT, "docs": int(len(arrays["ids"])), "terms": int(len(arrays["idf"])),
                 "postings": int(len(arrays["rows"])), "k1": k1, "b": b, "sha256": digests}
         with (tmp / "meta.json").open("w", encoding="utf-8") as handle:
@@ -202,13 +202,14 @@ def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray],
             handle.flush()
             os.fsync(handle.fileno())
         os.rename(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside `path` durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -216,7 +217,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _digest(file: Path) -> str:
+def file_sha256(file: Path) -> str:
+    """The file's SHA-256 (hex), read in chunks."""
     digest = hashlib.sha256()
     with file.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
@@ -286,7 +288,7 @@ class MappedBM25(BM25Scoring):
             file = folder / f"{name}.npy"
             if not file.exists():
                 raise CorruptLexicalError(f"{folder}: {name}.npy is missing")
-            if verify and _digest(file) != meta["sha256"].get(name):
+            if verify and file_sha256(file) != meta["sha256"].get(name):
                 raise CorruptLexicalError(f"{folder}: {name}.npy fails its checksum")
             arrays[name] = _load(file)
         store = cls(arrays, float(meta["k1"]), float(meta["b"]), folder)

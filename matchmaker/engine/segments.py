@@ -43,22 +43,6 @@ class CorruptSegmentError(Exception):
     """A manifest or delta is incomplete or fails its checksum."""
 
 
-def _sha256(file: Path) -> str:
-    digest = hashlib.sha256()
-    with file.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 # --- manifests ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -122,7 +106,7 @@ def _write_atomic(target: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.rename(tmp, target)
-        _fsync_dir(target.parent)
+        lexical_store.fsync_dir(target.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -172,16 +156,16 @@ def write_delta(path: str | os.PathLike[str], vectors: Mapping[int, np.ndarray],
                 np.save(handle, arrays[name], allow_pickle=False)
                 handle.flush()
                 os.fsync(handle.fileno())
-            digests[name] = _sha256(file)
+            digests[name] = lexical_store.file_sha256(file)
         lexical_store.write_arrays(tmp / "lex", lexical_store.build_arrays(lex_docs, k1, b), k1, b)
         meta = {"format": FORMAT, "dim": dim, "sha256": digests,
-                "lex_sha256": _sha256(tmp / "lex" / "meta.json")}
+                "lex_sha256": lexical_store.file_sha256(tmp / "lex" / "meta.json")}
         with (tmp / "meta.json").open("w", encoding="utf-8") as handle:
             json.dump(meta, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.rename(tmp, target)
-        _fsync_dir(target.parent)
+        lexical_store.fsync_dir(target.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -204,14 +188,14 @@ def read_delta(path: str | os.PathLike[str], dim: int) -> Delta:
     arrays = {}
     for name in _DELTA_ARRAYS:
         file = folder / f"{name}.npy"
-        if not file.exists() or _sha256(file) != meta["sha256"].get(name):
+        if not file.exists() or lexical_store.file_sha256(file) != meta["sha256"].get(name):
             raise CorruptSegmentError(f"{folder}: {name}.npy is missing or fails its checksum")
         try:
             arrays[name] = np.load(file, allow_pickle=False)
         except ValueError as error:
             raise CorruptSegmentError(f"{folder}: unreadable {name}.npy") from error
     lex_meta = folder / "lex" / "meta.json"
-    if not lex_meta.exists() or _sha256(lex_meta) != meta.get("lex_sha256"):
+    if not lex_meta.exists() or lexical_store.file_sha256(lex_meta) != meta.get("lex_sha256"):
         raise CorruptSegmentError(f"{folder}: lexical part is missing or fails its checksum")
     try:
         lexical = MappedBM25.open(folder / "lex")

@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField, ValidationError
 from wtforms.validators import InputRequired, Optional
 
-from matchmaker.core.form_fields import REQUIRED, MultiCheckboxField, apply_errors, too_long
+from matchmaker.core.form_fields import REQUIRED, MultiCheckboxField, apply_errors, form_id, too_long
 from matchmaker.core.money import FEN_PER, fen_in, parse_money
 from matchmaker.listings.lifecycle import split_keywords, split_patent_numbers
 from matchmaker.reference import (
@@ -104,7 +104,7 @@ class ListingForm(FlaskForm):
         values["keywords"] = split_keywords(self.keywords.data)
         values["transfer_modes"] = list(self.transfer_modes.data or [])
         if "organization_id" in self and self.organization_id.data:
-            values["organization_id"] = int(self.organization_id.data) if self.organization_id.data.isdigit() else -1
+            values["organization_id"] = form_id(self.organization_id.data) or -1  # -1: names no organization
         return values
 
     def add_errors(self, errors: dict[str, list[str]]) -> None:

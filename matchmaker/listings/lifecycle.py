@@ -35,6 +35,7 @@ from matchmaker.reference import (
     division_section,
 )
 from models import (
+    MAX_ID,
     CloseReason,
     ListingStatus,
     Notification,
@@ -348,9 +349,14 @@ def _require(user: Any, action: str, listing: Any = None) -> None:
 def _owning_organization(user: User, kind: str, organization_id: int | None) -> int:
     if permissions.is_staff(user):
         org_id = organization_id or user.organization_id
-        if org_id is None or Session.get(Organization, org_id) is None:
+        org = Session.get(Organization, org_id) if isinstance(org_id, int) and 0 < org_id <= MAX_ID else None
+        if org is None:
             raise ValidationFailed({"organization_id": [_("Choose the organization this listing belongs to.")]})
-        return org_id
+        if org.kind not in OWNER_ORG_KINDS[kind]:
+            raise ValidationFailed({"organization_id": [
+                _("Choose a university or institute: research results belong to a university or institute.")
+                if kind == "result" else _("Choose an enterprise: technical needs belong to an enterprise.")]})
+        return org.id
     org = user.organization
     if org is None or org.kind not in OWNER_ORG_KINDS[kind]:
         raise NotAllowed(_("Only members of a university or institute list research results, and only "

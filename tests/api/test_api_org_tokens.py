@@ -121,3 +121,18 @@ def test_an_administrator_makes_a_member_the_organizations_admin(client, auth, m
     client.post(f"/admin/users/{member.id}/org-admin", data={"admin": "0"})
     Session.refresh(member)
     assert member.org_role == "admin"
+
+
+def test_the_service_account_keeps_its_role_so_the_token_never_outgrows_the_organization(client, make):
+    import pytest
+
+    from matchmaker.core.errors import ValidationFailed
+
+    uni = make.org(OrgKind.UNIVERSITY)
+    _token, secret = tokens.create_for_organization(make.user(Role.STAFF), uni.id, "docket", ["read"])
+    service = Session.get(User, _token.user_id)
+    administrator = make.user(Role.ADMIN)
+    for role in (Role.STAFF, Role.ADMIN, Role.BROKER):
+        with pytest.raises(ValidationFailed):
+            users.set_role(administrator, service.id, role)
+    assert client.get("/api/v1/me", headers=_bearer(secret)).json["role"] == "researcher"

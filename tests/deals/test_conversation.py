@@ -309,3 +309,25 @@ def test_a_request_larger_than_the_site_takes_is_refused_in_words(app, client, a
     assert refused.status_code == 302
     assert "文件超过 64 KB。" in client.get(refused.headers["Location"].split("#")[0]).get_data(as_text=True)
     assert Session.query(IntroductionMessage).count() == 0 and files_in(app) == []
+
+
+def _statements_to_show(client, intro) -> int:
+    """How many SQL statements the introduction page runs."""
+    from tests.sql_count import statements
+
+    with statements() as seen:
+        assert client.get(f"/introductions/{intro.id}?lang=en").status_code == 200
+    return len(seen)
+
+
+def test_a_long_conversation_costs_the_page_no_more_queries_than_a_short_one(client, auth, people, intro):
+    auth.login(people["enterprise"])
+    for n in range(2):
+        send(client, intro, f"第{n}条", PDF, f"offer-{n}.pdf")
+    auth.login(people["researcher"])
+    short = _statements_to_show(client, intro)
+    auth.login(people["enterprise"])
+    for n in range(2, 12):
+        send(client, intro, f"第{n}条", PDF, f"offer-{n}.pdf")
+    auth.login(people["researcher"])
+    assert _statements_to_show(client, intro) == short

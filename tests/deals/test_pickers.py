@@ -145,3 +145,50 @@ def test_staff_pick_the_organization_a_listing_is_filed_for(client, auth, people
     assert need.organization_id == people["firm"].id
     edit = client.get(f"/need/{need.id}/edit?lang=en").get_data(as_text=True)
     assert "Chosen:" in edit and people["firm"].name in edit
+
+
+def test_a_broker_picks_only_the_deals_on_their_board(client, auth, make, people):
+    """Another broker's deal (its result and buyer) stays off a broker's picker, as it is off their
+    board; unassigned deals and their own are found."""
+    from matchmaker.deals import deals as deal_service
+
+    result = make.result(owner=people["researcher"], title="稀土永磁电机回收工艺")
+    theirs = deal_service.open_deal(result.id, None, people["uni"].id, people["firm"].id,
+                                    people["other_broker"].id, "offline")
+    mine = deal_service.open_deal(result.id, None, people["uni"].id, people["other_firm"].id,
+                                  people["broker"].id, "offline")
+    queued = deal_service.open_deal(result.id, None, people["uni"].id, make.org(OrgKind.ENTERPRISE).id,
+                                    None, "offline")
+    Session.commit()
+    auth.login(people["broker"])
+    found = [item["id"] for item in client.get("/pick/deal?q=稀土永磁").get_json()["items"]]
+    assert len({theirs.id, mine.id, queued.id}) == 3
+    assert mine.id in found and queued.id in found
+    assert theirs.id not in found
+    assert theirs.id not in [item["id"] for item in client.get(f"/pick/deal?q={theirs.id}").get_json()["items"]]
+    auth.login(people["staff"])
+    assert theirs.id in [item["id"] for item in client.get("/pick/deal?q=稀土永磁").get_json()["items"]]
+
+
+def test_the_deal_picker_runs_as_many_queries_for_twenty_deals_as_for_two(client, auth, make, people):
+    from matchmaker.deals import deals as deal_service
+    from tests.sql_count import statements
+
+    def open_deals(n: int) -> None:
+        for _ in range(n):
+            result = make.result(owner=people["researcher"], title="碳化硅功率器件封装")
+            deal_service.open_deal(result.id, None, people["uni"].id, make.org(OrgKind.ENTERPRISE).id, None, "offline")
+        Session.commit()
+
+    def statements_for_search() -> int:
+        with statements() as seen:
+            assert len(client.get("/pick/deal?q=碳化硅").get_json()["items"]) == Session.query(Deal).count()
+        return len(seen)
+
+    from models import Deal
+
+    auth.login(people["staff"])
+    open_deals(2)
+    few = statements_for_search()
+    open_deals(18)
+    assert statements_for_search() == few

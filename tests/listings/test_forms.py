@@ -140,3 +140,20 @@ def test_a_near_duplicate_of_the_organizations_own_listing_asks_before_it_is_sav
     assert other.status_code == 302 and _count(ResearchResult) == 3  # a different listing goes straight in
     login(make.user(Role.RESEARCHER))  # another organization's copy is not ours to warn about
     assert client.post("/result/new", data=GOOD_RESULT).status_code == 302
+
+
+def test_staff_file_a_listing_only_for_an_organization_of_the_right_kind(client, make, login, english):
+    from models import OrgKind
+
+    firm, uni = make.org(OrgKind.ENTERPRISE), make.org(OrgKind.UNIVERSITY)
+    login(make.user(Role.STAFF))
+    wrong = client.post("/result/new", data={**GOOD_RESULT, "organization_id": str(firm.id)})
+    assert wrong.status_code in (200, 400)
+    assert "research results belong to a university or institute" in html.unescape(
+        _field_block(wrong.get_data(as_text=True), "organization_id"))
+    huge = client.post("/result/new", data={**GOOD_RESULT, "organization_id": "9" * 30})
+    assert huge.status_code in (200, 400)
+    assert _count(ResearchResult) == 0
+    right = client.post("/result/new", data={**GOOD_RESULT, "organization_id": str(uni.id)})
+    assert right.status_code == 302
+    assert Session.scalars(sa.select(ResearchResult.organization_id)).one() == uni.id
