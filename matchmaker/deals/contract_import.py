@@ -19,7 +19,7 @@ from matchmaker.core.errors import Conflict, ValidationFailed
 from matchmaker.core.money import parse_money
 from matchmaker.deals import contracts
 from matchmaker.imports.formats import EXTRA_CELLS, check_upload, read_table
-from models import Job, JobStatus, Session, User
+from models import Job, Session, User
 
 JOB_KIND = "contracts.import"
 READ_JOB = "contracts.read"
