@@ -330,6 +330,11 @@ class LayeredIdf(Mapping[str, float]):
         positive = index._base_df[index._base_df > 0]
         dfs = ([int(positive.min())] if len(positive) else []) + [d for d in index._delta_df.values() if d > 0]
         self.rarest = float(index._idf(np.array([min(dfs)], dtype=np.float32))[0]) if dfs else 0.0
+        # Counted once: `len()` and truthiness are asked per candidate (engine.reasons), and walking the
+        # vocabulary each time cost ~4 s per match page at 10k listings (benchmarks/scale.py).
+        self._len = int(np.count_nonzero(index._base_df > 0)) + sum(
+            1 for term, df in index._delta_df.items()
+            if df and ((column := index.base.column(term)) is None or not index._base_df[column]))
 
     def __getitem__(self, term: str) -> float:
         df = self._index._df(term)
@@ -347,7 +352,7 @@ class LayeredIdf(Mapping[str, float]):
                 yield term
 
     def __len__(self) -> int:
-        return sum(1 for _ in self)
+        return self._len
 
 
 class LayeredBM25(BM25Scoring):

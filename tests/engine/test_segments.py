@@ -103,8 +103,27 @@ def test_adds_deletes_and_updates_rank_as_a_fresh_build(world) -> None:
     assert layered.scores(query) == pytest.approx(fresh.scores(query), rel=1e-6)
     # N, avgdl and df cover base and deltas: the same IDF for every term, the same rarest IDF.
     assert dict(layered.idf) == pytest.approx(fresh.idf, rel=1e-6)
+    assert len(layered.idf) == len(fresh.idf)
     assert layered.idf.rarest == pytest.approx(max(fresh.idf.values()), rel=1e-6)
     assert layered.idf_of("mmx") == pytest.approx(fresh.idf["mmx"], rel=1e-6)
+
+
+def test_reasons_over_base_and_deltas_do_not_walk_the_vocabulary(world, monkeypatch) -> None:
+    # A match page asks the IDF mapping for its size and truthiness once per candidate; counting by
+    # walking every term made each page take ~17 s at 10k listings (benchmarks/scale.py).
+    from matchmaker.engine.reasons import shared_terms
+
+    spare = sorted(world.spare)
+    world.change({i: world.spare[i] for i in spare[:5]})
+    idf = world.lexical().idf
+    expected = shared_terms("轴承振动监测系统", "滚动轴承振动信号监测", idf=idf)
+
+    def walked(_self):
+        raise AssertionError("the whole vocabulary was walked")
+
+    monkeypatch.setattr(segments.LayeredIdf, "__iter__", walked)
+    assert len(idf) > 0
+    assert shared_terms("轴承振动监测系统", "滚动轴承振动信号监测", idf=idf) == expected
 
 
 def test_a_deleted_listing_is_gone_from_both_indexes(world) -> None:
