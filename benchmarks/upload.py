@@ -21,17 +21,17 @@ import uuid
 import zipfile
 from pathlib import Path
 
-import sqlalchemy as sa
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_env import create_database, drop_database  # noqa: E402
 
 import models  # noqa: E402
 from matchmaker import create_app  # noqa: E402
 from models import ImportBatch, ImportStatus, Organization, OrgKind, Role, Session, User  # noqa: E402
 from models.base import Base  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 ZHIBEI = ROOT.parent / "shared" / "data" / "zhibei" / "achievements.jsonl"
 COLUMNS = ("id", "name", "context", "classification", "zlxx", "maturity", "cooperationMethod", "price",
            "industry", "postTime")
@@ -54,30 +54,13 @@ def workbook(rows: int) -> bytes:
     return buffer.getvalue()
 
 
-def _database() -> str:
-    name = f"mm_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def _drop(url: str) -> None:
-    models.db.dispose_all()
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def run(rows: int, runs: int) -> dict[str, object]:
     from matchmaker.imports import formats
 
     data = workbook(rows)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         unpacked = sum(entry.file_size for entry in archive.infolist())
-    url = _database()
+    url = create_database()
     upload_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"mm-bench-uploads-{uuid.uuid4().hex[:6]}"
     try:
         Base.metadata.create_all(models.db.get_engine(url))
@@ -122,7 +105,7 @@ def run(rows: int, runs: int) -> dict[str, object]:
                 "preview_seconds": round(statistics.median(preview_times), 2),
                 "load_1min": round(os.getloadavg()[0], 2)}
     finally:
-        _drop(url)
+        drop_database(url)
 
 
 def main(argv: list[str] | None = None) -> int:
