@@ -26,6 +26,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -251,6 +252,19 @@ class TermIdf(Mapping[str, float]):
         return (self._store.term(c) for c in range(len(self)))
 
 
+def read_meta(folder: Path, corrupt: type[Exception]) -> dict[str, Any]:
+    """The `meta.json` of an index folder written atomically; `corrupt` is raised when the folder exists
+    but its meta.json is missing (an unfinished write) or unreadable, FileNotFoundError when it does not."""
+    try:
+        return json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        if not folder.is_dir():
+            raise
+        raise corrupt(f"{folder}: no meta.json (an unfinished write?)") from None
+    except ValueError as error:
+        raise corrupt(f"{folder}: unreadable meta.json") from error
+
+
 class MappedBM25(BM25Scoring):
     """A BM25 index folder opened read-only: queries like BM25Index, memory shared between processes."""
 
@@ -273,14 +287,7 @@ class MappedBM25(BM25Scoring):
     def open(cls, path: str | os.PathLike[str], verify: bool = True) -> MappedBM25:
         """Map a folder written by ``write``; ``verify`` checks every file's SHA-256 first."""
         folder = Path(path)
-        try:
-            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            if not folder.is_dir():
-                raise
-            raise CorruptLexicalError(f"{folder}: no meta.json (an unfinished write?)") from None
-        except ValueError as error:
-            raise CorruptLexicalError(f"{folder}: unreadable meta.json") from error
+        meta = read_meta(folder, CorruptLexicalError)
         if meta.get("format") != FORMAT:
             raise CorruptLexicalError(f"{folder}: unsupported format {meta.get('format')}")
         arrays = {}

@@ -174,14 +174,7 @@ def write_delta(path: str | os.PathLike[str], vectors: Mapping[int, np.ndarray],
 def read_delta(path: str | os.PathLike[str], dim: int) -> Delta:
     """Open a delta folder, checking every checksum; raises CorruptSegmentError if it is damaged."""
     folder = Path(path)
-    try:
-        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        if not folder.is_dir():
-            raise
-        raise CorruptSegmentError(f"{folder}: no meta.json (an unfinished write?)") from None
-    except ValueError as error:
-        raise CorruptSegmentError(f"{folder}: unreadable meta.json") from error
+    meta = lexical_store.read_meta(folder, CorruptSegmentError)
     if meta.get("format") != FORMAT or meta.get("dim") != dim:
         raise CorruptSegmentError(f"{folder}: format {meta.get('format')} of dimension {meta.get('dim')}, "
                                   f"expected {FORMAT} of {dim}")
