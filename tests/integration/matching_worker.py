@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 ZHIBEI = ROOT.parent / "shared" / "data" / "zhibei" / "achievements.jsonl"
 ZHIBEI_NEEDS = ZHIBEI.with_name("requirements.jsonl")
@@ -81,3 +83,17 @@ def zhibei_texts(n: int, path: Path = ZHIBEI, skip: int = 0) -> list[dict[str, s
             if len(rows) == n + skip:
                 break
     return rows[skip:]
+
+
+@pytest.fixture(scope="module", name="database_url")
+def worker_database_url():
+    """A PostgreSQL database of the test module's own, which a worker process can open too (a module that
+    imports this fixture uses it instead of the session's SQLite or PostgreSQL database)."""
+    import models
+    from models.base import Base
+    from tests.conftest import create_pg_database, drop_pg_database
+
+    url = create_pg_database()
+    Base.metadata.create_all(models.db.get_engine(url))
+    yield url
+    drop_pg_database(url)

@@ -12,27 +12,23 @@ from pathlib import Path
 
 import pytest
 
-import models
 from matchmaker.engine.segments import Manifest
 from matchmaker.listings import lifecycle
 from matchmaker.matching import index, outbox
 from models import IndexState, ListingStatus, Role, Session
-from models.base import Base
-from tests.conftest import create_pg_database, drop_pg_database
-from tests.integration.matching_worker import ROOT, Worker, flush_redis, wait_until, zhibei_texts
+from tests.integration.matching_worker import (
+    ROOT,
+    Worker,
+    flush_redis,
+    wait_until,
+    worker_database_url,  # noqa: F401 (a fixture)
+    zhibei_texts,
+)
 
 pytestmark = pytest.mark.integration
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 BATCH = 8
-
-
-@pytest.fixture(scope="module")
-def database_url():
-    url = create_pg_database()
-    Base.metadata.create_all(models.db.get_engine(url))
-    yield url
-    drop_pg_database(url)
 
 
 @pytest.fixture(scope="module")

@@ -7,25 +7,19 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-import models
 from models import ImportBatch, ImportStatus, Job, JobStatus, ResearchResult, Session
-from models.base import Base
-from tests.conftest import create_pg_database, drop_pg_database
 from tests.imports.test_background_reading import ROWS
 from tests.imports.test_import_files import _xlsx_bytes, confirm, upload
-from tests.integration.matching_worker import Worker, flush_redis, wait_until
+from tests.integration.matching_worker import (
+    Worker,
+    flush_redis,
+    wait_until,
+    worker_database_url,  # noqa: F401 (a fixture)
+)
 
 pytestmark = pytest.mark.integration
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
-
-
-@pytest.fixture(scope="module")
-def database_url():
-    url = create_pg_database()
-    Base.metadata.create_all(models.db.get_engine(url))
-    yield url
-    drop_pg_database(url)
 
 
 @pytest.fixture
