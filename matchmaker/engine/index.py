@@ -367,6 +367,19 @@ class VectorIndex:
         return {**self.header(), "sha256": digest}
 
     @classmethod
+    def _from_faiss(cls, faiss_index: Any, header: dict[str, Any], source: Path) -> VectorIndex:
+        """An index around a FAISS index read from `source`, with the settings its header recorded."""
+        index = cls(header["dim"], approx_threshold=header["approx_threshold"], nprobe=header["nprobe"],
+                    train_sample_per_list=header["train_sample_per_list"], seed=header["seed"])
+        if faiss_index.d != index.dim:
+            raise CorruptSnapshotError(f"{source}: dimension mismatch")
+        index._index = faiss_index
+        index._trained_on = header["trained_on"]
+        if index.is_approximate:
+            faiss.extract_index_ivf(faiss_index).nprobe = min(index.nprobe, faiss_index.nlist)
+        return index
+
+    @classmethod
     def open_mapped(cls, path: str | os.PathLike[str], header: dict[str, Any], *, mmap: bool = True,
                     verify: bool = True) -> VectorIndex:
         """Open a file written by ``save_mappable``: memory-mapped and read-only (shared by every process
@@ -376,8 +389,6 @@ class VectorIndex:
             raise CorruptSnapshotError(f"{source}: unsupported version {header.get('version')}")
         if verify and file_sha256(source) != header.get("sha256"):
             raise CorruptSnapshotError(f"{source}: checksum mismatch")
-        index = cls(header["dim"], approx_threshold=header["approx_threshold"], nprobe=header["nprobe"],
-                    train_sample_per_list=header["train_sample_per_list"], seed=header["seed"])
         try:
             if not mmap:
                 faiss_index = faiss.read_index(str(source))
@@ -387,13 +398,7 @@ class VectorIndex:
                 faiss_index = faiss.read_index(str(source), _MMAP_FLAT | faiss.IO_FLAG_READ_ONLY)
         except (RuntimeError, MemoryError) as error:
             raise CorruptSnapshotError(f"{source}: faiss could not read it: {error}") from error
-        if faiss_index.d != index.dim:
-            raise CorruptSnapshotError(f"{source}: dimension mismatch")
-        index._index = faiss_index
-        index._trained_on = header["trained_on"]
-        if index.is_approximate:
-            faiss.extract_index_ivf(faiss_index).nprobe = min(index.nprobe, faiss_index.nlist)
-        return index
+        return cls._from_faiss(faiss_index, header, source)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> VectorIndex:
@@ -419,16 +424,7 @@ class VectorIndex:
                 faiss_index = faiss.read_index(faiss.PyCallbackIOReader(reader.read))
             except (RuntimeError, MemoryError) as error:
                 raise CorruptSnapshotError(f"{source}: faiss could not read it: {error}") from error
-        index = cls(header["dim"], approx_threshold=header["approx_threshold"],
-                    nprobe=header["nprobe"], train_sample_per_list=header["train_sample_per_list"],
-                    seed=header["seed"])
-        if faiss_index.d != index.dim:
-            raise CorruptSnapshotError(f"{source}: dimension mismatch")
-        index._index = faiss_index
-        index._trained_on = header["trained_on"]
-        if index.is_approximate:
-            faiss.extract_index_ivf(faiss_index).nprobe = min(index.nprobe, faiss_index.nlist)
-        return index
+        return cls._from_faiss(faiss_index, header, source)
 
 
 def _contains(sorted_ids: np.ndarray, listing_id: int) -> bool:
