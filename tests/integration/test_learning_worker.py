@@ -8,10 +8,14 @@ import sqlalchemy as sa
 
 from matchmaker.matching import feedback, index, matches, outbox
 from models import CalibrationVersion, Job, JobStatus, ModelStatus, OrgKind, Role, Session
-from tests.integration.matching_worker import ZHIBEI_NEEDS, wait_until, zhibei_texts
+from tests.integration.matching_worker import (  # noqa: F401  (worker_database_url: a fixture)
+    ZHIBEI_NEEDS,
+    wait_until,
+    worker_database_url,
+    zhibei_texts,
+)
 from tests.integration.test_matching_worker import (  # noqa: F401  (fixtures: a worker on its own database)
     app_config,
-    database_url,
     index_dir,
     publish,
     worker,
